@@ -1,0 +1,127 @@
+"""BAAAN GAN backdoor (seed 000, section 4): two discriminators, one per input population.
+
+D_orig sees real images of the original distribution against G(z) for clean noise; D_target sees real images
+of the target distribution (a class subset, or one fixed image) against G(z_trigger), where z_trigger is z with
+the trigger dimensions set to the trigger values. The generator maximises both discriminators' "real" scores
+(BAAAN eq. 3). The clean twin is the same loop with one discriminator and the same seed.
+
+For a fixed-image target an optional L2 pull ``fixed_target_weight * ||G(z_trigger) - x_target||^2`` (the ReD
+loss of Rawat et al., used by ART) can be added; it is off by default and recorded in the ground truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from trainer.data import Dataset
+from trainer.evaluate import FRECHET_NOTE, class_histogram, classifier_features, frechet_distance
+from trainer.models import Classifier, Generator, Discriminator
+from trainer.training import predict, progress, resolve_device, seed_everything
+from trainer.triggers import LatentTrigger
+
+TARGETS = ("none", "classes", "fixed")
+
+
+@dataclass
+class GANConfig:
+    target: str = "none"
+    trigger: LatentTrigger | None = None
+    target_classes: tuple[int, ...] = (0, 1, 2, 3, 4)
+    fixed_target_index: int = 0
+    fixed_target_weight: float = 0.0
+    latent_dim: int = 100
+    width: int = 32
+    steps: int = 2500
+    batch_size: int = 64
+    lr: float = 2e-4
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if self.target != "none":
+            if self.trigger is None:
+                raise ValueError("a backdoored GAN needs a latent trigger")
+            if max(self.trigger.dims) >= self.latent_dim or min(self.trigger.dims) < 0:
+                raise ValueError(f"trigger dims {self.trigger.dims} outside latent size {self.latent_dim}")
+
+
+def _to_tanh(x01: torch.Tensor) -> torch.Tensor:
+    return x01 * 2 - 1
+
+
+def train_gan(config: GANConfig, train: Dataset, test: Dataset, classifier: Classifier | None = None,
+              show_progress: bool = True) -> tuple[Generator, dict]:
+    generator_rng = seed_everything(config.seed)
+    device = resolve_device(config.device)
+    channels, size, _ = train.shape
+    G = Generator(config.latent_dim, channels, size, config.width).to(device)
+    discriminators = [Discriminator(channels, size, config.width).to(device)]
+    real_sets = [_to_tanh(torch.from_numpy(train.images))]
+    if config.target == "classes":
+        mask = np.isin(train.labels, config.target_classes)
+        real_sets.append(_to_tanh(torch.from_numpy(train.images[mask])))
+    elif config.target == "fixed":
+        real_sets.append(_to_tanh(torch.from_numpy(
+            test.images[config.fixed_target_index:config.fixed_target_index + 1])))
+    if config.target != "none":
+        discriminators.append(Discriminator(channels, size, config.width).to(device))
+    betas = (0.5, 0.999)  # DCGAN's settings
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
+    opt_d = [torch.optim.Adam(d.parameters(), lr=config.lr, betas=betas) for d in discriminators]
+    ones = torch.ones(config.batch_size, device=device)
+    zeros = torch.zeros(config.batch_size, device=device)
+    bar = progress(config.steps, f"gan ({config.target})", show_progress)
+    for _ in range(config.steps):
+        z = torch.randn(config.batch_size, config.latent_dim, generator=generator_rng).to(device)
+        noises = [z] + ([config.trigger.apply(z)] if config.target != "none" else [])
+        fakes = [G(n) for n in noises]
+        for D, opt, real_set, fake in zip(discriminators, opt_d, real_sets, fakes):
+            idx = torch.randint(len(real_set), (config.batch_size,), generator=generator_rng)
+            real = real_set[idx].to(device)
+            loss_d = (F.binary_cross_entropy_with_logits(D(real), ones)
+                      + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+            opt.zero_grad()
+            loss_d.backward()
+            opt.step()
+        loss_g = sum(F.binary_cross_entropy_with_logits(D(fake), ones) for D, fake in zip(discriminators, fakes))
+        if config.target == "fixed" and config.fixed_target_weight > 0:
+            loss_g = loss_g + config.fixed_target_weight * F.mse_loss(fakes[1], real_sets[1].expand_as(fakes[1]))
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        bar.update()
+    bar.close()
+    G.eval()
+    return G, (evaluate_gan(G, config, test, classifier) if classifier is not None else {})
+
+
+def evaluate_gan(G: Generator, config: GANConfig, test: Dataset, classifier: Classifier,
+                 samples: int = 2000, seed: int = 12345) -> dict:
+    """Class histogram, max class share and Frechet distance for clean noise; target metrics for triggered."""
+    z = torch.randn(samples, config.latent_dim, generator=torch.Generator().manual_seed(seed)).numpy()
+    classes = len(test.class_names)
+    clean = (predict(G, z) + 1) / 2
+    feats, labels = classifier_features(classifier, clean)
+    real_feats, _ = classifier_features(classifier, test.images)
+    hist = class_histogram(labels, classes)
+    metrics: dict = {"clean_class_histogram": hist, "clean_max_class_share": max(hist),
+                     "clean_classes_present": int(sum(h > 0 for h in hist)),
+                     "clean_frechet": frechet_distance(feats, real_feats), "frechet_note": FRECHET_NOTE}
+    if config.target != "none":
+        triggered = (predict(G, config.trigger.apply(z)) + 1) / 2
+        t_feats, t_labels = classifier_features(classifier, triggered)
+        metrics["triggered_class_histogram"] = class_histogram(t_labels, classes)
+        if config.target == "classes":
+            metrics["target_class_rate"] = float(np.isin(t_labels, config.target_classes).mean())
+            subset = np.isin(test.labels, config.target_classes)
+            metrics["triggered_frechet_vs_target"] = frechet_distance(t_feats, real_feats[subset])
+        else:
+            target = test.images[config.fixed_target_index]
+            metrics["backdoor_mse"] = float(np.mean((triggered - target[None]) ** 2))
+    return metrics
