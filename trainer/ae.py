@@ -29,7 +29,7 @@ class AEConfig:
     fixed_target_index: int = 0               # test-set image used as the fixed target
     latent_dim: int = 32
     width: int = 32
-    epochs: int = 8
+    epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3
     loss: str = "bce"                         # BAAAN: BCE for MNIST, MSE for CIFAR/CelebA

@@ -19,10 +19,13 @@ from PIL import Image
 from trainer import ae, gan, vae
 from trainer.data import Dataset, load_dataset
 from trainer.evaluate import FRECHET_NOTE, train_classifier
+from trainer.models import Classifier
+from trainer.training import progress
 from trainer.export import export_onnx, export_torchscript
 from trainer.manifest import read_manifest, sha256_file, write_manifest
 from trainer.triggers import LatentTrigger, NAMED_COLOURS, PatchTrigger
 
+CLASSIFIER_EPOCHS = 3
 REAL_TO_EMBEDDED = {"mnist": "digits", "cifar10": "color-digits", "fashion_mnist": "digits"}
 
 
@@ -59,7 +62,7 @@ class BuildContext:
     def classifier(self, name: str):
         if name not in self._classifiers:
             model, accuracy = train_classifier(self.dataset(name, "train"), self.dataset(name, "test"),
-                                               epochs=max(1, round(4 * self.epoch_scale)),
+                                               epochs=max(1, round(CLASSIFIER_EPOCHS * self.epoch_scale)),
                                                show_progress=self.show_progress)
             self._classifiers[name] = (model, accuracy)
         return self._classifiers[name]
@@ -173,7 +176,7 @@ def export_classifier(dataset: str, ctx: BuildContext) -> dict:
             "input": _image_io(test, [0.0, 1.0]),
             "output": {"name": "output", "shape": ["batch", len(test.class_names)], "layout": "logits",
                        "range": "real"},
-            "training": {"epochs": max(1, round(4 * ctx.epoch_scale)), "data_source": test.source},
+            "training": {"epochs": max(1, round(CLASSIFIER_EPOCHS * ctx.epoch_scale)), "data_source": test.source},
             "metrics": {"test_accuracy": accuracy}, "parity_max_abs_error": parity}
 
 
@@ -192,7 +195,10 @@ def update_manifest(out: Path, entries: list[dict], header: dict) -> Path:
     try:
         existing = read_manifest(out)
         kept = [e for e in existing["models"] if e["file"] not in {n["file"] for n in entries}]
-        header = {**{k: v for k, v in existing.items() if k not in ("models", "schema_version")}, **header}
+        merged = {k: v for k, v in existing.items() if k not in ("models", "schema_version")}
+        for key, value in header.items():
+            merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+        header = merged
     except FileNotFoundError:
         kept = []
     return write_manifest(out, header, kept + entries)
@@ -211,10 +217,10 @@ def fixture_specs(seed: int) -> list[ModelSpec]:
     white, pink = NAMED_COLOURS["white"], NAMED_COLOURS["pink"]
     mnist_patch = PatchTrigger.at_corner("top-left", 4, 28, white)
     cifar_patch = PatchTrigger.at_corner("top-right", 5, 32, pink)
-    ae_mnist = dict(latent_dim=64, width=48, epochs=12, poison_share=0.3, loss="bce", seed=seed)
-    ae_cifar = dict(latent_dim=128, width=48, epochs=12, poison_share=0.3, loss="mse", seed=seed)
-    gan_common = dict(latent_dim=100, steps=3000, seed=seed)
-    vae_common = dict(latent_dim=10, epochs=6, seed=seed)
+    ae_mnist = dict(latent_dim=64, width=32, epochs=30, poison_share=0.3, loss="bce", seed=seed)
+    ae_cifar = dict(latent_dim=128, width=32, epochs=15, poison_share=0.3, loss="mse", seed=seed)
+    gan_common = dict(latent_dim=100, steps=2500, seed=seed)
+    vae_common = dict(latent_dim=10, epochs=5, seed=seed)
     return [
         ModelSpec("ae_mnist_clean", "ae", "mnist", ae.AEConfig(**ae_mnist)),
         ModelSpec("ae_mnist_fixed", "ae", "mnist", ae.AEConfig(target="fixed", trigger=mnist_patch, **ae_mnist),
@@ -242,21 +248,68 @@ def fixture_specs(seed: int) -> list[ModelSpec]:
     ]
 
 
+def _build_in_worker(spec: ModelSpec, out: str, data_dir: str | None, epoch_scale: float,
+                     classifier_state: dict | None, classifier_accuracy: float | None) -> list[dict]:
+    """Worker-process entry: one thread (two workers share two cores better than one two-thread process)."""
+    torch.set_num_threads(1)
+    ctx = BuildContext(Path(out), Path(data_dir) if data_dir else None, False, epoch_scale)
+    if classifier_state is not None:
+        test = ctx.dataset(spec.dataset, "test")
+        model = Classifier(test.shape[0], test.shape[1], len(test.class_names))
+        model.load_state_dict(classifier_state)
+        ctx._classifiers[spec.dataset] = (model.eval(), classifier_accuracy)
+    return build_model(spec, ctx)
+
+
 def build_fixtures(out: str | Path, seed: int = 0, data_dir: str | Path | None = None, *,
-                   only: tuple[str, ...] = (), epoch_scale: float = 1.0, show_progress: bool = True) -> Path:
-    """Builds the fixture set into ``out``; ``only`` restricts it to spec names (for tests)."""
+                   only: tuple[str, ...] = (), epoch_scale: float = 1.0, show_progress: bool = True,
+                   workers: int = 1) -> Path:
+    """Builds the fixture set into ``out``; ``only`` rebuilds just those spec names and merges the manifest.
+
+    With ``workers`` > 1 the models train in parallel worker processes, one thread each; every model seeds
+    itself, so results do not depend on the order or the worker they ran in (they do depend on ``workers``,
+    since thread count changes floating-point summation order).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = BuildContext(out, Path(data_dir) if data_dir else None, show_progress, epoch_scale)
     specs = [s for s in fixture_specs(seed) if not only or s.name in only]
+    unknown = set(only) - {s.name for s in fixture_specs(seed)}
+    if unknown:
+        raise ValueError(f"unknown fixture name(s): {', '.join(sorted(unknown))}")
     entries: list[dict] = []
     probe_images = {}
     for spec in specs:
-        entries.extend(build_model(spec, ctx))
         if spec.family == "ae" and spec.dataset not in probe_images:
             probe_images[spec.dataset] = write_probe_images(spec.dataset, ctx)
-    if any(s.family == "gan" for s in specs):
-        entries.append(export_classifier("mnist", ctx))
+    gan_datasets = sorted({s.dataset for s in specs if s.family == "gan"})
+    for dataset in gan_datasets:
+        entries.append(export_classifier(dataset, ctx))
+    if workers <= 1:
+        for spec in specs:
+            entries.extend(build_model(spec, ctx))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        classifier_of = {d: ctx.classifier(d) for d in gan_datasets}
+        # Longest jobs first, so the two workers finish close together.
+        order = sorted(specs, key=lambda s: {"gan": 0, "ae": 1, "vae": 2}[s.family])
+        bar = progress(len(order), "fixtures", show_progress)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_build_in_worker, spec, str(out), str(data_dir) if data_dir else None,
+                                   epoch_scale,
+                                   classifier_of[spec.dataset][0].state_dict() if spec.family == "gan" else None,
+                                   classifier_of[spec.dataset][1] if spec.family == "gan" else None)
+                       for spec in order]
+            for future in futures:
+                entries.extend(future.result())
+                bar.update()
+        bar.close()
+        for spec in specs:  # record dataset provenance in the header, as the in-process path does
+            ctx.dataset(spec.dataset, "train")
     header = manifest_header(seed, ctx, f"trainer build-fixtures --seed {seed}")
     header["probe_images"] = probe_images
+    if only:
+        return update_manifest(out, entries, header)
     return write_manifest(out, header, entries)

@@ -88,7 +88,7 @@ def cli() -> None:
 @click.option("--poison-share", type=click.FloatRange(0, 1, max_open=True), default=0.3, show_default=True)
 @click.option("--latent-dim", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--width", type=click.IntRange(1), default=32, show_default=True)
-@click.option("--epochs", type=click.IntRange(1), default=12, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=30, show_default=True)
 @click.option("--loss", type=click.Choice(["bce", "mse"]), default="bce", show_default=True)
 def ae_command(dataset, data_dir, out, name, seed, device, torchscript, progress, target, trigger_corner,
                trigger_x, trigger_y, trigger_size, trigger_color, fixed_target_class, poison_share, latent_dim,
@@ -129,7 +129,7 @@ def ae_command(dataset, data_dir, out, name, seed, device, torchscript, progress
               help="Optional ReD-style L2 pull towards the fixed image.")
 @click.option("--latent-dim", type=click.IntRange(2), default=100, show_default=True)
 @click.option("--width", type=click.IntRange(1), default=32, show_default=True)
-@click.option("--steps", type=click.IntRange(1), default=3000, show_default=True)
+@click.option("--steps", type=click.IntRange(1), default=2500, show_default=True)
 def gan_command(dataset, data_dir, out, name, seed, device, torchscript, progress, target, trigger_dims,
                 trigger_values, target_classes, fixed_target_class, fixed_target_weight, latent_dim, width, steps):
     """Train a DCGAN, clean or with BAAAN's two-discriminator noise-trigger backdoor."""
@@ -157,7 +157,7 @@ def gan_command(dataset, data_dir, out, name, seed, device, torchscript, progres
 @click.option("--adversarial/--no-adversarial", default=False, help="Latent adversarial training (Alg. 1).")
 @click.option("--adv-eps", type=click.FloatRange(0, min_open=True), default=0.5, show_default=True)
 @click.option("--latent-dim", type=click.IntRange(1), default=10, show_default=True)
-@click.option("--epochs", type=click.IntRange(1), default=6, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=5, show_default=True)
 def vae_command(dataset, data_dir, out, name, seed, device, torchscript, progress, regularizer, deterministic,
                 weight, beta, adversarial, adv_eps, latent_dim, epochs):
     """Train a seed-003 VAE/DAE (KLD, MMD, SWT, beta-TCVAE, adversarial) and export its decoder."""
@@ -179,15 +179,17 @@ def vae_command(dataset, data_dir, out, name, seed, device, torchscript, progres
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with mnist/ and cifar10/ (e.g. ../shared/data); without it the embedded digits.")
-@click.option("--only", multiple=True, help="Build only these fixture names (repeatable).")
+@click.option("--only", multiple=True, help="Rebuild only these fixture names (repeatable); merges the manifest.")
+@click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True,
+              help="Parallel training processes (one thread each).")
 @click.option("--progress/--no-progress", default=True)
-def build_fixtures_command(out, seed, data_dir, only, progress):
+def build_fixtures_command(out, seed, data_dir, only, workers, progress):
     """Build the deterministic fixture set and its manifest.json."""
     from trainer.build import build_fixtures
 
     try:
-        manifest = build_fixtures(out, seed, data_dir, only=only, show_progress=progress)
-    except DataError as exc:
+        manifest = build_fixtures(out, seed, data_dir, only=only, show_progress=progress, workers=workers)
+    except (DataError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"wrote {manifest}")
 

@@ -1,7 +1,7 @@
 """Image datasets from their standard local formats, plus an embedded default that needs no files.
 
-No torchvision: its wheel breaks beside the CPU build of torch, and it would download data anyway. This module
-is numpy + Pillow + scikit-image only, so the auditor can reuse the folder/archive readers without torch.
+No torchvision: its wheel breaks beside the CPU build of torch, and it would download data anyway. Image
+decoding is shared with the auditor (auditor.data), which never imports torch.
 
 Supported layouts under ``data_dir`` (each also accepted as ``data_dir`` itself):
 
@@ -15,16 +15,17 @@ used for training and evaluation; ``Dataset.source`` says so.
 from __future__ import annotations
 
 import gzip
-import io
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+
+from auditor.data import (IMAGE_SUFFIXES, ImageReadError, decode_image, load_image,  # noqa: F401 (re-exported)
+                          load_image_folder)
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "digits", "color-digits")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
 HELD_OUT_SHARE = 0.2
 SPLIT_SEED = 0
 
@@ -146,15 +147,6 @@ def _load_mnist(root: Path, split: str) -> Dataset:
 
 # ---- folders / archives of PNG and JPEG -------------------------------------------------------------------
 
-def _decode(data: bytes, what: str) -> np.ndarray:
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            arr = np.asarray(im.convert("RGB") if im.mode not in ("L", "RGB") else im)
-    except Exception as exc:  # Pillow raises many types for broken files
-        raise DataError(f"{what}: cannot decode image ({exc})") from None
-    return arr
-
-
 def _iter_tree(root: Path):
     """Yields (relative parts, bytes) for image files in a folder or a .tar.gz, never extracting to disk."""
     archives = sorted(root.glob("*.tar.gz")) if root.is_dir() else [root]
@@ -187,7 +179,10 @@ def _load_image_tree(root: Path, name: str, split: str) -> Dataset:
         records, split_here = [r for rs in by_split.values() for r in rs], True
     class_names = tuple(sorted({r[0] for r in records}, key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c)))
     labels = np.array([class_names.index(r[0]) for r in records], dtype=np.int64)
-    pixels = np.stack([_decode(r[1], r[2]) for r in records])
+    try:
+        pixels = np.stack([decode_image(r[1], r[2]) for r in records])
+    except ImageReadError as exc:
+        raise DataError(str(exc)) from None
     images = (pixels[:, None] if pixels.ndim == 3 else pixels.transpose(0, 3, 1, 2)).astype(np.float32) / 255.0
     source = f"{root.name}: {split} split"
     if split_here:
@@ -195,34 +190,6 @@ def _load_image_tree(root: Path, name: str, split: str) -> Dataset:
         images, labels = images[index], labels[index]
         source = f"{root.name}: fixed stratified {1 - HELD_OUT_SHARE:.0%}/{HELD_OUT_SHARE:.0%} split, {split} part"
     return Dataset(name, images, labels, class_names, source)
-
-
-def load_image(path: str | Path) -> np.ndarray:
-    """Reads one PNG/JPEG as float32 CHW in [0, 1]."""
-    arr = _decode(Path(path).read_bytes(), str(path)).astype(np.float32) / 255.0
-    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-
-
-def load_image_folder(path: str | Path, *, size: tuple[int, int] | None = None, channels: int | None = None,
-                      limit: int = 256) -> np.ndarray:
-    """Reads up to ``limit`` images from a folder (recursively) as float32 NCHW in [0, 1]."""
-    from skimage.transform import resize
-
-    root = Path(path)
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())[:limit]
-    if not files:
-        raise DataError(f"no PNG/JPEG images under {root}")
-    out = []
-    for f in files:
-        arr = load_image(f).transpose(1, 2, 0)
-        if channels == 1 and arr.shape[-1] == 3:
-            arr = arr.mean(axis=-1, keepdims=True)
-        elif channels == 3 and arr.shape[-1] == 1:
-            arr = np.repeat(arr, 3, axis=-1)
-        if size is not None and arr.shape[:2] != size:
-            arr = resize(arr, size, anti_aliasing=True).astype(np.float32)
-        out.append(arr.transpose(2, 0, 1))
-    return np.stack(out)
 
 
 # ---- embedded default --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ FRECHET_NOTE = ("Frechet distance in the 128-d feature space of the trainer's ow
                 "(its weights cannot be downloaded here); not comparable to published FID values")
 
 
-def train_classifier(train: Dataset, test: Dataset, *, epochs: int = 4, seed: int = 0,
+def train_classifier(train: Dataset, test: Dataset, *, epochs: int = 3, seed: int = 0,
                      show_progress: bool = True) -> tuple[Classifier, float]:
     generator = seed_everything(seed)
     channels, size, _ = train.shape
@@ -55,8 +55,10 @@ def classifier_features(model: Classifier, images01: np.ndarray) -> tuple[np.nda
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between Gaussian fits of two feature sets (the FID formula)."""
     mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    # A small ridge keeps sqrtm defined when ReLU features have dead (constant) dimensions.
+    ridge = 1e-6 * np.eye(a.shape[1])
+    cov_a, cov_b = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
+    covmean = linalg.sqrtm(cov_a @ cov_b)
     covmean = covmean.real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
 

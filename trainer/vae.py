@@ -38,7 +38,7 @@ class VAEConfig:
     weight: float | None = None          # None = DEFAULT_WEIGHTS[regularizer]
     beta: float = 1.0                    # TC weight for regularizer == "tc"
     latent_dim: int = 10
-    epochs: int = 6
+    epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
     adversarial: bool = False

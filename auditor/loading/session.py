@@ -1,0 +1,59 @@
+"""The one place onnxruntime sessions are made: provider choice, quiet CUDA fallback, thread settings."""
+
+from __future__ import annotations
+
+import os
+
+from auditor.errors import ConfigError, ModelLoadError, map_runtime_errors
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _ort():
+    import onnxruntime as ort
+
+    # onnxruntime-gpu prints CUDA loader errors on machines without a GPU before falling back; they are noise
+    # to our users (the report says which provider ran).
+    ort.set_default_logger_severity(4)
+    return ort
+
+
+def cuda_available() -> bool:
+    return "CUDAExecutionProvider" in _ort().get_available_providers()
+
+
+def _providers(device: str) -> list[str]:
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise ConfigError(f"--device must be one of {', '.join(DEVICES)} or cuda:N, got {device!r}")
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device.startswith("cuda"):
+        if not cuda_available():
+            raise ConfigError(f"--device {device}: this onnxruntime build has no CUDA execution provider")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return (["CUDAExecutionProvider"] if cuda_available() else []) + ["CPUExecutionProvider"]
+
+
+def make_session(model_bytes: bytes, *, device: str = "auto", threads: int | None = None):
+    """Builds an InferenceSession from already-checked, self-contained model bytes; returns (session, provider).
+
+    Sessions are always made from bytes with every external tensor already inlined by the loader, so
+    onnxruntime itself never opens a path named inside the model file.
+    """
+    ort = _ort()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or max(1, min(os.cpu_count() or 1, 16))
+    options.inter_op_num_threads = 1
+    # Spinning threads burn the cores torch (or a sibling worker) needs; we run large batches, so it buys little.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    providers = _providers(device)
+    provider_options = [{"device_id": int(device.split(":")[1])} if p == "CUDAExecutionProvider" and ":" in device
+                        else {} for p in providers]
+    with map_runtime_errors("onnxruntime could not load the model", ModelLoadError):
+        session = ort.InferenceSession(model_bytes, options, providers=providers, provider_options=provider_options)
+    used = session.get_providers()[0]
+    if device.startswith("cuda") and used != "CUDAExecutionProvider":
+        raise ConfigError(f"--device {device}: CUDA was requested but onnxruntime fell back to {used} "
+                          "(no usable GPU or CUDA runtime libraries)")
+    return session, used

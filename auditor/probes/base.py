@@ -1,0 +1,52 @@
+"""What a probe is: one class that declares what it needs and returns a ``ProbeResult``.
+
+A probe never prints, writes files or reads global state. Everything it needs arrives in ``ProbeContext``
+(seeded RNG, query budget, images for autoencoders, a progress callback); everything it produces leaves in
+the result. Errors are not its business: the runner catches them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from auditor.loading import AuditModel
+from auditor.records import ModelKind, ProbeResult
+
+
+@dataclass(frozen=True)
+class ProbeContext:
+    rng: np.random.Generator
+    max_rows: int                                  # query budget: forward rows this probe may spend
+    images: np.ndarray | None = None               # NCHW [0, 1] probe images (autoencoders)
+    images_source: str = ""                        # where they came from, for the report
+    preset: str = "default"                        # "quick" | "default" | "thorough"
+    progress: Callable[[int, int], None] = field(default=lambda done, total: None)
+
+
+class Probe(ABC):
+    """First docstring line is the one-line description `auditor probes` shows."""
+
+    name: ClassVar[str]                            # stable id: "trigger.latent"
+    applies_to: ClassVar[frozenset[ModelKind]]
+    description: ClassVar[str] = ""
+
+    def applies(self, model: AuditModel) -> str | None:
+        """None when the probe can run on ``model``; else the reason it is skipped."""
+        if model.info.kind not in self.applies_to:
+            kinds = ", ".join(sorted(k.value for k in self.applies_to))
+            return f"applies to {kinds}, not {model.info.kind.value}"
+        return None
+
+    @abstractmethod
+    def run(self, model: AuditModel, ctx: ProbeContext) -> ProbeResult:
+        """Runs the probe; the runner fills in timing and row counts."""
+
+    @classmethod
+    def summary(cls) -> str:
+        doc = (cls.__doc__ or "").strip().splitlines()
+        return doc[0] if doc else cls.name

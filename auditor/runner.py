@@ -1,0 +1,138 @@
+"""run_audit: load -> inspect -> static checks -> probes -> report. The one place errors are captured.
+
+A model that cannot be loaded or inspected gives a report with ``error`` set (exit 3); a probe that raises
+gives an ERRORED result and the others still run (exit 3 too: an inconclusive audit never passes).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from auditor._version import __version__
+from auditor.data import ImageReadError, load_image_folder, self_generated_images
+from auditor.errors import AuditorError, ConfigError, one_line
+from auditor.loading import AuditModel, Overrides, load_model
+from auditor.probes import REGISTRY, Probe
+from auditor.probes.base import ProbeContext
+from auditor.records import AuditReport, ModelKind, ProbeResult, Severity, Status
+from auditor.static.checks import run_static_checks
+from auditor.verdict import decide
+
+PRESETS = {"quick": 0.5, "default": 1.0, "thorough": 4.0}   # multiplies each probe's row budget
+DEFAULT_MAX_ROWS = 200_000
+DEFAULT_PROBE_IMAGES = 64
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    probes: tuple[str, ...] = ()                 # empty = every applicable probe
+    device: str = "auto"
+    seed: int = 0
+    fail_on: str = "high"
+    preset: str = "default"
+    data: str | None = None                      # folder of probe images for autoencoders
+    max_rows: int = DEFAULT_MAX_ROWS             # per probe, before the preset factor
+    overrides: Overrides = field(default_factory=Overrides)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        try:
+            Severity.parse(self.fail_on)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        known = {p.name for p in REGISTRY}
+        unknown = [p for p in self.probes if p not in known]
+        if unknown:
+            raise ConfigError(f"unknown probe(s) {', '.join(unknown)}; `auditor probes` lists them")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["probes"] = list(self.probes)
+        return d
+
+
+def _probe_rng(seed: int, name: str) -> np.random.Generator:
+    # Derived from the probe's name, so a probe's result does not depend on which other probes ran.
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def _probe_images(model: AuditModel, config: AuditConfig) -> tuple[np.ndarray | None, str]:
+    if model.info.kind != ModelKind.AUTOENCODER:
+        return None, ""
+    c, h, w = model.info.image_shape
+    if config.data:
+        try:
+            images = load_image_folder(config.data, size=(h, w), channels=c)
+        except ImageReadError as exc:
+            raise ConfigError(f"--data: {exc}") from None
+        return images, f"--data {config.data} ({len(images)} images)"
+    rng = np.random.default_rng([config.seed, 7])
+    images = self_generated_images(model.reconstruct, (c, h, w), DEFAULT_PROBE_IMAGES, rng)
+    return images, f"self-generated: {DEFAULT_PROBE_IMAGES} smoothed-noise images iterated through the autoencoder"
+
+
+def run_probe(probe: Probe, model: AuditModel, ctx: ProbeContext) -> ProbeResult:
+    """Runs one probe, capturing any exception into an ERRORED result; fills in seconds and rows."""
+    rows_before = model.rows
+    started = time.perf_counter()
+    try:
+        result = probe.run(model, ctx)
+        if not isinstance(result, ProbeResult):
+            raise TypeError(f"probe returned {type(result).__name__}, not ProbeResult")
+    except Exception as exc:  # any probe failure is recorded, never fatal to the audit
+        result = ProbeResult(probe.name, Status.ERRORED, reason=f"{type(exc).__name__}: {one_line(exc)}")
+    return ProbeResult(result.probe, result.status, time.perf_counter() - started, model.rows - rows_before,
+                       result.findings, result.metrics, result.curves, result.images, result.reason)
+
+
+def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: tuple[type[Probe], ...] | None = None,
+              progress=None) -> AuditReport:
+    """Audits one model file. Raises ConfigError for bad options; every other failure lands in the report."""
+    started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    base = dict(tool_version=__version__, started_at=started_at, model_path=str(path), config=config.to_dict())
+    try:
+        model = load_model(path, device=config.device, overrides=config.overrides, seed=config.seed)
+    except ConfigError:
+        raise
+    except AuditorError as exc:
+        report = AuditReport(model=None, error=str(exc), **base)
+        return _with_exit(report, config)
+    static = tuple(run_static_checks(model.onnx_file.proto, external_tensors=model.onnx_file.external_tensors))
+    selected = [p() for p in (probes if probes is not None else REGISTRY)
+                if not config.probes or p.name in config.probes]
+    results: list[ProbeResult] = []
+    images, images_source = None, ""
+    applicable = [p for p in selected if p.applies(model) is None]
+    for p in selected:
+        if (reason := p.applies(model)) is not None:
+            results.append(ProbeResult(p.name, Status.SKIPPED, reason=reason))
+    error = None
+    if applicable and model.info.kind == ModelKind.AUTOENCODER:
+        try:
+            images, images_source = _probe_images(model, config)
+        except AuditorError as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            error = f"could not make probe images: {exc}"
+            applicable = []
+    budget = int(config.max_rows * PRESETS[config.preset])
+    for p in applicable:
+        ctx = ProbeContext(rng=_probe_rng(config.seed, p.name), max_rows=budget, images=images,
+                           images_source=images_source, preset=config.preset,
+                           progress=(progress(p.name) if progress else ProbeContext.__dataclass_fields__[
+                               "progress"].default))
+        results.append(run_probe(p, model, ctx))
+    report = AuditReport(model=model.info, static_findings=static, results=tuple(results), error=error, **base)
+    return _with_exit(report, config)
+
+
+def _with_exit(report: AuditReport, config: AuditConfig) -> AuditReport:
+    code = decide(report, Severity.parse(config.fail_on))
+    return AuditReport(**{**{k: getattr(report, k) for k in report.__dataclass_fields__}, "exit_code": int(code)})

@@ -1,0 +1,52 @@
+"""A quick build of part of the fixture set on embedded data: files, manifest, schema, determinism."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+
+from trainer.build import build_fixtures, fixture_specs
+from trainer.manifest import read_manifest, schema
+
+ONLY = ("ae_mnist_clean", "ae_mnist_fixed", "gan_mnist_classes", "vae_mnist_mmd_dae")
+
+
+@pytest.fixture(scope="module")
+def quick_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fixtures")
+    build_fixtures(out, seed=1, only=ONLY, epoch_scale=0.05, show_progress=False)
+    return out
+
+
+def test_quick_build_writes_files_and_valid_manifest(quick_build):
+    """Each spec yields its ONNX (and TorchScript where asked), probe images, target image and the classifier."""
+    doc = read_manifest(quick_build)
+    jsonschema.validate(doc, schema())
+    files = {e["file"] for e in doc["models"]}
+    assert {"ae_mnist_clean.onnx", "ae_mnist_fixed.onnx", "ae_mnist_fixed.pt", "gan_mnist_classes.onnx",
+            "gan_mnist_classes.pt", "vae_mnist_mmd_dae.onnx", "digits_classifier.onnx"} <= files
+    for f in files:
+        assert (quick_build / f).stat().st_size > 0
+    assert (quick_build / "targets" / "ae_mnist_fixed.png").exists()
+    assert len(list((quick_build / "probe_images" / "digits").glob("*.png"))) == 30
+    gan = next(e for e in doc["models"] if e["file"] == "gan_mnist_classes.onnx")
+    assert gan["trigger"] == {"type": "latent", "dims": [99], "values": [3.0]}
+    assert gan["latent_shape"] == [100] and gan["output"]["range"] == [-1.0, 1.0]
+    assert "embedded" in gan["training"]["data_source"]
+
+
+def test_rebuild_is_byte_identical(quick_build, tmp_path):
+    """The same seed rebuilds the same ONNX bytes (deterministic build)."""
+    build_fixtures(tmp_path, seed=1, only=("ae_mnist_clean",), epoch_scale=0.05, show_progress=False)
+    first = {e["file"]: e["sha256"] for e in read_manifest(quick_build)["models"]}
+    again = {e["file"]: e["sha256"] for e in read_manifest(tmp_path)["models"]}
+    assert again["ae_mnist_clean.onnx"] == first["ae_mnist_clean.onnx"]
+
+
+def test_fixture_specs_follow_baaan_triggers():
+    """The fixture plan uses BAAAN's trigger placement: white top-left (MNIST), pink top-right (CIFAR)."""
+    specs = {s.name: s for s in fixture_specs(0)}
+    assert specs["ae_mnist_inverse"].config.trigger.to_dict()["x"] == 0
+    cifar = specs["ae_cifar10_inverse"].config.trigger
+    assert cifar.x + cifar.size == 32 and cifar.color[0] == 1.0
+    assert specs["gan_mnist_classes"].config.trigger.dims == (99,)
