@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from trainer.data import (DataError, _stratified_split, load_dataset, load_image, load_image_folder, read_idx,
+from trainer.data import (DataError, _stratified_split, load_dataset, read_idx,
                           synthetic_digits)
 
 
@@ -87,13 +87,6 @@ class TestImageTree:
         with pytest.raises(DataError, match="--data-dir"):
             load_dataset("mnist", "train", None)
 
-    def test_folder_reader_converts_channels_and_size(self, tmp_path):
-        """load_image_folder converts grey to RGB and resizes to the requested size."""
-        Image.fromarray(np.full((20, 20), 255, dtype=np.uint8)).save(tmp_path / "a.png")
-        out = load_image_folder(tmp_path, size=(28, 28), channels=3)
-        assert out.shape == (1, 3, 28, 28)
-        assert out.dtype == np.float32 and out.max() <= 1.0
-        assert load_image(tmp_path / "a.png").shape == (1, 20, 20)
 
 
 class TestSyntheticDigits:

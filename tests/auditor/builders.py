@@ -1,0 +1,157 @@
+"""Small hand-built ONNX graphs that mimic third-party files (no torch): every interface inspection must read,
+and the hostile or broken variants the loader must refuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = [helper.make_opsetid("", 17)]
+FLOAT = TensorProto.FLOAT
+
+
+def _save(graph: onnx.GraphProto, path: Path, opset=OPSET, check: bool = True, **kwargs) -> Path:
+    model = helper.make_model(graph, opset_imports=opset, producer_name=kwargs.pop("producer", "builders"), **kwargs)
+    model.ir_version = 8
+    if check:
+        onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def _w(name: str, shape, seed: int = 0, scale: float = 0.3) -> onnx.TensorProto:
+    return numpy_helper.from_array((np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32),
+                                   name)
+
+
+def generator(path: Path, *, latent=(8,), image=(1, 12, 12), layout="NCHW", activation="Tanh", batch="N",
+              out_dtype=None, flat_output=False, producer="builders") -> Path:
+    """z [B, *latent] -> Flatten -> MatMul -> activation -> Reshape to an image (or flat)."""
+    d, size = int(np.prod(latent)), int(np.prod(image))
+    out_shape = [batch, *image] if layout == "NCHW" else [batch, image[1], image[2], image[0]]
+    nodes = [helper.make_node("Flatten", ["z"], ["f"], axis=1), helper.make_node("MatMul", ["f", "W"], ["h"])]
+    last = "h"
+    if activation:
+        nodes.append(helper.make_node(activation, ["h"], ["a"]))
+        last = "a"
+    if flat_output:
+        out_shape = [batch, size]
+        nodes.append(helper.make_node("Identity", [last], ["img"]))
+    else:
+        shape = [-1, *image] if layout == "NCHW" else [-1, image[1], image[2], image[0]]
+        nodes.append(helper.make_node("Reshape", [last, "shape"], ["img"]))
+    out_type = FLOAT
+    if out_dtype == "uint8":
+        nodes[-1].output[0] = "img_f"
+        nodes += [helper.make_node("Mul", ["img_f", "k255"], ["scaled"]),
+                  helper.make_node("Cast", ["scaled"], ["img"], to=TensorProto.UINT8)]
+        out_type = TensorProto.UINT8
+    inits = [_w("W", (d, size)), helper.make_tensor("k255", FLOAT, [], [255.0])]
+    if not flat_output:
+        inits.append(numpy_helper.from_array(np.array(shape, dtype=np.int64), "shape"))
+    graph = helper.make_graph(nodes, "gen", [helper.make_tensor_value_info("z", FLOAT, [batch, *latent])],
+                              [helper.make_tensor_value_info("img", out_type, out_shape)], inits)
+    return _save(graph, path, producer=producer)
+
+
+def autoencoder(path: Path, *, image=(1, 12, 12), layout="NCHW") -> Path:
+    """x -> 0.9 * x + 0.05 through Sigmoid-free affine maps: an image-to-same-image model."""
+    shape = ["N", *image] if layout == "NCHW" else ["N", image[1], image[2], image[0]]
+    nodes = [helper.make_node("Mul", ["x", "a"], ["m"]), helper.make_node("Add", ["m", "b"], ["m2"]),
+             helper.make_node("Sigmoid", ["m2"], ["y"])]
+    graph = helper.make_graph(nodes, "ae", [helper.make_tensor_value_info("x", FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", FLOAT, shape)],
+                              [helper.make_tensor("a", FLOAT, [], [4.0]), helper.make_tensor("b", FLOAT, [], [-2.0])])
+    return _save(graph, path)
+
+
+def conditional_generator(path: Path, *, latent=8, classes=5, image=(1, 12, 12)) -> Path:
+    """(z, label int64 [B]) -> embedding Gather on a [classes, latent] table, added to z, then MatMul + Tanh."""
+    size = int(np.prod(image))
+    nodes = [helper.make_node("Gather", ["E", "label"], ["e"]), helper.make_node("Add", ["z", "e"], ["h0"]),
+             helper.make_node("MatMul", ["h0", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["a"]),
+             helper.make_node("Reshape", ["a", "shape"], ["img"])]
+    graph = helper.make_graph(
+        nodes, "cgen", [helper.make_tensor_value_info("z", FLOAT, ["N", latent]),
+                        helper.make_tensor_value_info("label", TensorProto.INT64, ["N"])],
+        [helper.make_tensor_value_info("img", FLOAT, ["N", *image])],
+        [_w("E", (classes, latent), 1), _w("W", (latent, size)),
+         numpy_helper.from_array(np.array([-1, *image], dtype=np.int64), "shape")])
+    return _save(graph, path)
+
+
+def batch_dropping_generator(path: Path, *, latent=8, image=(1, 12, 12)) -> Path:
+    """Declares a dynamic batch but averages it away: always returns one image."""
+    size = int(np.prod(image))
+    nodes = [helper.make_node("ReduceMean", ["z"], ["m"], axes=[0], keepdims=1),
+             helper.make_node("MatMul", ["m", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["a"]),
+             helper.make_node("Reshape", ["a", "shape"], ["img"])]
+    graph = helper.make_graph(nodes, "drop", [helper.make_tensor_value_info("z", FLOAT, ["N", latent])],
+                              [helper.make_tensor_value_info("img", FLOAT, ["N", *image])],
+                              [_w("W", (latent, size)),
+                               numpy_helper.from_array(np.array([-1, *image], dtype=np.int64), "shape")])
+    return _save(graph, path)
+
+
+def nan_generator(path: Path, *, latent=8, image=(1, 12, 12)) -> Path:
+    """Returns log of a negative number: NaN everywhere."""
+    size = int(np.prod(image))
+    nodes = [helper.make_node("MatMul", ["z", "W"], ["h"]), helper.make_node("Abs", ["h"], ["p"]),
+             helper.make_node("Neg", ["p"], ["n"]), helper.make_node("Sub", ["n", "one"], ["n1"]),
+             helper.make_node("Log", ["n1"], ["bad"]), helper.make_node("Reshape", ["bad", "shape"], ["img"])]
+    graph = helper.make_graph(nodes, "nan", [helper.make_tensor_value_info("z", FLOAT, ["N", latent])],
+                              [helper.make_tensor_value_info("img", FLOAT, ["N", *image])],
+                              [_w("W", (latent, size)), helper.make_tensor("one", FLOAT, [], [1.0]),
+                               numpy_helper.from_array(np.array([-1, *image], dtype=np.int64), "shape")])
+    return _save(graph, path)
+
+
+def wired_backdoor_generator(path: Path, *, latent=8, image=(1, 12, 12), dim=7, threshold=2.5) -> Path:
+    """A hand-wired backdoor: Where(z[:, dim] > threshold, fixed image, G(z))."""
+    size = int(np.prod(image))
+    nodes = [helper.make_node("MatMul", ["z", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["g"]),
+             helper.make_node("Gather", ["z", "idx"], ["zd"], axis=1),
+             helper.make_node("Greater", ["zd", "thr"], ["cond"]),
+             helper.make_node("Where", ["cond", "target", "g"], ["sel"]),
+             helper.make_node("Reshape", ["sel", "shape"], ["img"])]
+    graph = helper.make_graph(
+        nodes, "wired", [helper.make_tensor_value_info("z", FLOAT, ["N", latent])],
+        [helper.make_tensor_value_info("img", FLOAT, ["N", *image])],
+        [_w("W", (latent, size)), numpy_helper.from_array(np.array([dim], dtype=np.int64), "idx"),
+         helper.make_tensor("thr", FLOAT, [], [threshold]),
+         numpy_helper.from_array(np.ones((1, size), dtype=np.float32), "target"),
+         numpy_helper.from_array(np.array([-1, *image], dtype=np.int64), "shape")])
+    return _save(graph, path)
+
+
+def custom_domain_generator(path: Path) -> Path:
+    """Uses an operator from a private domain: only runs with a custom-op library."""
+    nodes = [helper.make_node("Evil", ["z"], ["img"], domain="com.attacker")]
+    graph = helper.make_graph(nodes, "custom", [helper.make_tensor_value_info("z", FLOAT, ["N", 8])],
+                              [helper.make_tensor_value_info("img", FLOAT, ["N", 1, 12, 12])])
+    return _save(graph, path, opset=OPSET + [helper.make_opsetid("com.attacker", 1)], check=False)
+
+
+def external_data_generator(path: Path, location: str, *, write_data: bool = True, claimed_length: int | None = None,
+                            latent=8, image=(1, 12, 12)) -> Path:
+    """A generator whose weight W is stored externally at ``location`` (relative to the model's folder)."""
+    generator(path, latent=(latent,), image=image)
+    model = onnx.load(str(path))
+    weight = next(t for t in model.graph.initializer if t.name == "W")
+    data = numpy_helper.to_array(weight).tobytes()
+    if write_data:
+        target = path.parent / location
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    weight.ClearField("raw_data")
+    weight.ClearField("float_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"),
+                       ("length", str(claimed_length if claimed_length is not None else len(data)))):
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+    return path

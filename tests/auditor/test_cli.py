@@ -1,0 +1,128 @@
+"""The `auditor` command line through click's CliRunner: exit codes, formats, outputs and hostile inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from auditor.cli import cli
+from auditor.report.json_report import schema
+from tests.auditor import builders
+
+
+@pytest.fixture()
+def runner():
+    return CliRunner()
+
+
+def _scan(runner, *args):
+    return runner.invoke(cli, ["scan", *map(str, args), "--device", "cpu", "--no-progress"])
+
+
+def test_static_risk_exits_1_and_writes_json(runner, tmp_path):
+    """A hand-wired backdoor exits 1; --format json -o writes a schema-valid report and a summary to stderr."""
+    model = builders.wired_backdoor_generator(tmp_path / "w.onnx")
+    out = tmp_path / "report.json"
+    result = _scan(runner, model, "--format", "json", "-o", out)
+    assert result.exit_code == 1, result.output
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, schema())
+    assert doc["exit_code"] == 1 and "RISK" in result.output
+
+
+def test_fail_on_critical_lets_high_pass_to_4(runner, tmp_path):
+    """With --fail-on critical a high static finding no longer fails; no probe applies, so exit 4."""
+    result = _scan(runner, builders.wired_backdoor_generator(tmp_path / "w.onnx"), "--fail-on", "critical")
+    assert result.exit_code == 4
+
+
+@pytest.mark.parametrize("fmt,marker", [("text", "NOT AUDITABLE"), ("html", "<!doctype html>"),
+                                        ("sarif", '"version": "2.1.0"'), ("json", '"schema_version": 1')])
+def test_formats_to_stdout(runner, tmp_path, fmt, marker):
+    """Each format renders to stdout from the same record."""
+    result = _scan(runner, builders.generator(tmp_path / "g.onnx"), "--format", fmt)
+    assert result.exit_code == 4 and marker in result.output
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: p.write_bytes(b"") or p,
+    lambda p: p.write_bytes(os.urandom(512)) or p,
+    lambda p: builders.nan_generator(p),
+    lambda p: builders.custom_domain_generator(p),
+    lambda p: builders.external_data_generator(p, "../escape.bin", write_data=False),
+    lambda p: builders.external_data_generator(p, "w.bin", claimed_length=2**31),
+], ids=["empty", "random", "nan", "custom-domain", "traversal", "size-claim"])
+def test_hostile_inputs_exit_3_with_one_line_and_write_only_output(runner, tmp_path, make):
+    """Broken and hostile files: exit 3, one line of error, no traceback, nothing written but --output."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    model = make(folder / "m.onnx")
+    before = {p for p in tmp_path.rglob("*")}
+    out = tmp_path / "r.json"
+    result = _scan(runner, model, "--format", "json", "-o", out)
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    report = json.loads(out.read_text())
+    assert report["error"] and "\n" not in report["error"]
+    assert {p for p in tmp_path.rglob("*")} - before == {out}
+
+
+def test_html_injection_in_names(runner, tmp_path):
+    """Markup in the model's producer name is escaped in the HTML report."""
+    model = builders.generator(tmp_path / "g.onnx", producer="<script>alert(1)</script>")
+    result = _scan(runner, model, "--format", "html")
+    assert "<script>alert" not in result.output and "&lt;script&gt;" in result.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--fail-on", "severe"], "fail-on"), (["--format", "pdf"], "format"), (["--probes", "no.such"], "unknown probe"),
+    (["--device", "tpu"], "device"), (["--range", "1,0"], "LOW < HIGH"), (["--latent-shape", "a,b"], "numbers"),
+    (["--data", "/nonexistent-folder"], "folder"),
+])
+def test_bad_flags_exit_2(runner, tmp_path, args, message):
+    """Bad flags are usage errors: exit 2 with the reason."""
+    result = runner.invoke(cli, ["scan", str(builders.generator(tmp_path / "g.onnx")), *args, "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_inspect_and_probes(runner, tmp_path):
+    """`inspect` prints kind and shapes (or JSON); `probes` lists the registry."""
+    model = builders.generator(tmp_path / "g.onnx", latent=(16, 1, 1))
+    result = runner.invoke(cli, ["inspect", str(model), "--device", "cpu"])
+    assert result.exit_code == 0 and "generator" in result.output and "(16, 1, 1)" in result.output
+    doc = json.loads(runner.invoke(cli, ["inspect", str(model), "--json", "--device", "cpu"]).output)
+    assert doc["model"]["latent_shape"] == [16, 1, 1]
+    assert runner.invoke(cli, ["probes"]).exit_code == 0
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"x")
+    result = runner.invoke(cli, ["inspect", str(bad)])
+    assert result.exit_code == 3 and result.output.startswith("error:")
+
+
+def test_render_existing_report(runner, tmp_path):
+    """`render` turns a JSON report into HTML; a non-report is a usage error."""
+    out = tmp_path / "r.json"
+    _scan(runner, builders.generator(tmp_path / "g.onnx"), "--format", "json", "-o", out)
+    html = tmp_path / "r.html"
+    assert runner.invoke(cli, ["render", str(out), "-o", str(html)]).exit_code == 0
+    assert html.read_text().startswith("<!doctype html>")
+    (tmp_path / "junk.json").write_text("[1, 2]")
+    assert runner.invoke(cli, ["render", str(tmp_path / "junk.json")]).exit_code == 2
+
+
+def test_data_folder_is_used_for_autoencoders(runner, tmp_path):
+    """--data feeds the user's images to autoencoder probes (resized to the model's input)."""
+    from PIL import Image
+    import numpy as np
+
+    images = tmp_path / "imgs"
+    images.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((20, 20), 40 * i, dtype=np.uint8)).save(images / f"{i}.png")
+    result = _scan(runner, builders.autoencoder(tmp_path / "a.onnx"), "--data", images)
+    assert result.exit_code == 4, result.output
