@@ -140,7 +140,8 @@ def inspect(model, device, kind, latent_shape, layout, value_range, num_classes,
     except AuditorError as exc:
         click.echo(f"error: {_clean(str(exc), 400)}", err=True)
         sys.exit(ExitCode.AUDIT_ERROR)
-    findings = run_static_checks(loaded.onnx_file.proto, external_tensors=loaded.onnx_file.external_tensors)
+    findings = run_static_checks(loaded.onnx_file.proto, external_tensors=loaded.onnx_file.external_tensors,
+                                 source_format=loaded.info.format)
     if as_json:
         click.echo(json.dumps({"model": loaded.info.to_dict(), "static_findings": [f.to_dict() for f in findings]},
                               indent=2))

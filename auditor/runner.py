@@ -104,7 +104,8 @@ def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: 
     except AuditorError as exc:
         report = AuditReport(model=None, error=str(exc), **base)
         return _with_exit(report, config)
-    static = tuple(run_static_checks(model.onnx_file.proto, external_tensors=model.onnx_file.external_tensors))
+    static = tuple(run_static_checks(model.onnx_file.proto, external_tensors=model.onnx_file.external_tensors,
+                                     source_format=model.info.format))
     selected = [p() for p in (probes if probes is not None else REGISTRY)
                 if not config.probes or p.name in config.probes]
     results: list[ProbeResult] = []

@@ -7,16 +7,17 @@ Probes talk to ``AuditModel`` only, in one convention whatever the file does: la
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from auditor.errors import InspectionError, ModelLoadError
+from auditor.errors import InspectionError
 from auditor.loading.inspect import Overrides, inspect_model
 from auditor.loading.model import OnnxRunner
-from auditor.loading.onnx_file import OnnxFile, read_onnx
+from auditor.loading.onnx_file import OnnxFile, parse_onnx_bytes, read_onnx
 from auditor.loading.session import make_session
+from auditor.loading.torchscript import TORCHSCRIPT_SUFFIXES
 from auditor.records import ModelInfo, ModelKind
 
 __all__ = ["AuditModel", "Overrides", "load_model"]
@@ -98,22 +99,37 @@ def _channels_last(shape) -> bool:
                                                                         and shape[1] in (1, 3, 4))
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def load_model(path: str | Path, *, device: str = "auto", overrides: Overrides = Overrides(),
                seed: int = 0) -> AuditModel:
-    """Reads, checks, opens and inspects an ONNX model. Raises ModelLoadError / InspectionError / ModelRunError."""
+    """Reads, checks, opens and inspects a model. Raises ModelLoadError / InspectionError / ModelRunError.
+
+    ONNX files go straight to onnxruntime; TorchScript files are converted through torch first (see
+    ``auditor.loading.torchscript``), which is the only path that imports torch.
+    """
     path = Path(path)
-    if path.suffix.lower() in (".pt", ".pth", ".ts", ".torchscript"):
-        raise ModelLoadError(f"{path.name}: TorchScript support needs the torch extra and is not available yet; "
-                             "export the model to ONNX")
-    onnx_file = read_onnx(path)
+    fmt, note = "onnx", None
+    if path.suffix.lower() in TORCHSCRIPT_SUFFIXES:
+        from auditor.loading.torchscript import torchscript_to_onnx
+
+        onnx_bytes, note = torchscript_to_onnx(path, overrides.latent_shape)
+        onnx_file = parse_onnx_bytes(onnx_bytes, path.stat().st_size)
+        fmt = "torchscript"
+    else:
+        onnx_file = read_onnx(path)
     session, provider = make_session(onnx_file.model_bytes, device=device)
     runner = OnnxRunner(session, provider)
-    info = inspect_model(onnx_file.proto, runner, path=str(path), sha256=sha256_bytes(path.read_bytes()),
+    info = inspect_model(onnx_file.proto, runner, path=str(path), sha256=sha256_file(path),
                          size_bytes=onnx_file.size_bytes, overrides=overrides, seed=seed)
+    if fmt != "onnx":
+        info = replace(info, format=fmt, assumptions=(*info.assumptions, note))
     runner.counter.rows = 0  # inspection's trial rows are not charged to the probes
     return AuditModel(info, runner, onnx_file)
 

@@ -88,6 +88,22 @@ def _check_external(tensor: onnx.TensorProto, folder: Path) -> int:
     return length
 
 
+def _parse(raw: bytes, name: str) -> onnx.ModelProto:
+    with map_runtime_errors(f"{name} is not a valid ONNX model (protobuf parse failed)", ModelLoadError):
+        proto = onnx.ModelProto.FromString(raw)
+    if proto.ir_version <= 0 or not proto.graph.output or not proto.graph.node:
+        raise ModelLoadError(f"{name} is not an ONNX model (no IR version, nodes or outputs)")
+    return proto
+
+
+def parse_onnx_bytes(raw: bytes, size_bytes: int, name: str = "converted model") -> OnnxFile:
+    """An OnnxFile from self-contained bytes we produced ourselves (TorchScript conversion)."""
+    proto = _parse(raw, name)
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _all_tensors(proto.graph)):
+        raise ModelLoadError(f"{name} refers to external data")
+    return OnnxFile(proto, raw, size_bytes, 0)
+
+
 def read_onnx(path: str | Path) -> OnnxFile:
     """Reads, size-checks and parses ``path``; validates and inlines external data. Raises ModelLoadError."""
     path = Path(path)
@@ -102,10 +118,7 @@ def read_onnx(path: str | Path) -> OnnxFile:
     if st.st_size > MAX_MODEL_BYTES:
         raise ModelLoadError(f"{path.name} is {st.st_size} bytes; the limit for one ONNX file is {MAX_MODEL_BYTES}")
     raw = path.read_bytes()
-    with map_runtime_errors(f"{path.name} is not a valid ONNX model (protobuf parse failed)", ModelLoadError):
-        proto = onnx.ModelProto.FromString(raw)
-    if proto.ir_version <= 0 or not proto.graph.output or not proto.graph.node:
-        raise ModelLoadError(f"{path.name} is not an ONNX model (no IR version, nodes or outputs)")
+    proto = _parse(raw, path.name)
     external = [t for t in _all_tensors(proto.graph)
                 if t.data_location == onnx.TensorProto.EXTERNAL]
     total = sum(_check_external(t, path.parent) for t in external)

@@ -116,8 +116,13 @@ def input_dependent_control_flow(proto: onnx.ModelProto) -> list[Finding]:
 ALL_CHECKS = (checker, versions, domains, graph_size, input_dependent_control_flow)
 
 
-def run_static_checks(proto: onnx.ModelProto, *, external_tensors: int = 0) -> list[Finding]:
+def run_static_checks(proto: onnx.ModelProto, *, external_tensors: int = 0,
+                      source_format: str = "onnx") -> list[Finding]:
     findings = [f for check in ALL_CHECKS for f in check(proto)]
+    if source_format == "torchscript":
+        findings.append(Finding(PROBE, "STATIC-TORCHSCRIPT-001", Severity.LOW, 0.3,
+                                "TorchScript file: it carries code, which torch executed to convert it to ONNX; "
+                                "the graph audited is the converted one", {"format": "torchscript"}))
     if external_tensors:
         findings.append(Finding(PROBE, "STATIC-EXTDATA-001", Severity.INFO, 0.0,
                                 f"{external_tensors} tensors stored as external data (checked: inside the "

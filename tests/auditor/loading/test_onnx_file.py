@@ -87,7 +87,7 @@ def test_custom_domain_cannot_load(tmp_path):
     _expect_refused(builders.custom_domain_generator(tmp_path / "c.onnx"), "onnxruntime could not load")
 
 
-def test_torchscript_without_support_is_refused(tmp_path):
-    """A .pt file is refused with a clear message; it is never unpickled."""
-    (tmp_path / "m.pt").write_bytes(b"PK\x03\x04 not really")
-    _expect_refused(tmp_path / "m.pt", "TorchScript")
+def test_non_archive_pt_is_refused(tmp_path):
+    """A .pt file that is not a zip archive (a legacy pickle, or garbage) is refused; nothing is unpickled."""
+    (tmp_path / "m.pt").write_bytes(b"\x80\x04\x95 pickle bytes")
+    _expect_refused(tmp_path / "m.pt", "not a TorchScript archive")
