@@ -1,13 +1,14 @@
 """The probe registry: an explicit tuple, in the order probes run.
 
-The behavioural probes (trigger scans, latent PGD robustness, inversion) plug in here as they land.
+Trigger scans and generator inversion plug in here as they land.
 """
 
 from __future__ import annotations
 
 from auditor.probes.base import Probe, ProbeContext
+from auditor.probes.latent_pgd import LatentPGDProbe
 
-REGISTRY: tuple[type[Probe], ...] = ()
+REGISTRY: tuple[type[Probe], ...] = (LatentPGDProbe,)
 
 __all__ = ["REGISTRY", "Probe", "ProbeContext", "get"]
 

@@ -45,7 +45,7 @@ def _findings_table(findings: tuple[Finding, ...] | list[Finding]) -> str:
     rows = "".join(
         f"<tr><td>{_severity(f.severity.name.lower())}</td><td><code>{_e(f.code)}</code></td>"
         f"<td>{_e(f.summary)}</td><td>{f.score:.2f}</td>"
-        f"<td><pre>{_e(json.dumps(f.evidence, indent=1, default=str))}</pre></td></tr>" for f in findings)
+        f"<td><pre>{_e(json.dumps(f.evidence, default=str))}</pre></td></tr>" for f in findings)
     return ("<table><tr><th>severity</th><th>code</th><th>summary</th><th>score</th><th>evidence</th></tr>"
             f"{rows}</table>")
 

@@ -34,18 +34,27 @@ def test_static_risk_exits_1_and_writes_json(runner, tmp_path):
     assert doc["exit_code"] == 1 and "RISK" in result.output
 
 
-def test_fail_on_critical_lets_high_pass_to_4(runner, tmp_path):
-    """With --fail-on critical a high static finding no longer fails; no probe applies, so exit 4."""
-    result = _scan(runner, builders.wired_backdoor_generator(tmp_path / "w.onnx"), "--fail-on", "critical")
-    assert result.exit_code == 4
+def test_fail_on_critical_lets_high_pass(runner, tmp_path):
+    """With --fail-on critical a high static finding no longer fails the gate: exit 0."""
+    result = _scan(runner, builders.wired_backdoor_generator(tmp_path / "w.onnx"), "--fail-on", "critical",
+                   "--preset", "quick")
+    assert result.exit_code == 0, result.output
 
 
-@pytest.mark.parametrize("fmt,marker", [("text", "NOT AUDITABLE"), ("html", "<!doctype html>"),
+def test_no_applicable_probe_exits_4(runner, tmp_path):
+    """Asking only for a generator probe on an autoencoder leaves nothing to audit: exit 4."""
+    result = _scan(runner, builders.autoencoder(tmp_path / "a.onnx"), "--probes", "robustness.latent_pgd")
+    assert result.exit_code == 4 and "NOT AUDITABLE" in result.output
+
+
+@pytest.mark.parametrize("fmt,marker", [("text", "PASS"), ("html", "<!doctype html>"),
                                         ("sarif", '"version": "2.1.0"'), ("json", '"schema_version": 1')])
 def test_formats_to_stdout(runner, tmp_path, fmt, marker):
-    """Each format renders to stdout from the same record."""
-    result = _scan(runner, builders.generator(tmp_path / "g.onnx"), "--format", fmt)
-    assert result.exit_code == 4 and marker in result.output
+    """Each format renders to stdout from the same record; the PGD probe's curves reach JSON and HTML."""
+    result = _scan(runner, builders.generator(tmp_path / "g.onnx"), "--format", fmt, "--preset", "quick")
+    assert result.exit_code == 0 and marker in result.output
+    if fmt in ("json", "html"):
+        assert "SSIM vs eps" in result.output
 
 
 @pytest.mark.parametrize("make", [

@@ -13,6 +13,6 @@ def test_scan_does_not_import_torch(tmp_path):
     model = builders.generator(tmp_path / "g.onnx")
     code = ("import sys; from click.testing import CliRunner; from auditor.cli import cli; "
             f"r = CliRunner().invoke(cli, ['scan', {str(model)!r}, '--device', 'cpu', '--format', 'json']); "
-            "assert r.exit_code == 4, r.output; "
+            "assert r.exit_code == 0, r.output; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -1,0 +1,2 @@
+"""Pure numpy metrics: image similarity (SSIM, PSNR, MSE) and DD-curve areas. Probes call these, never
+re-implement them."""
