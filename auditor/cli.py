@@ -80,8 +80,10 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
 @model_options
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Scan several models in this many worker processes.")
 @click.option("--probes", "probe_names", help="Comma-separated probe ids (default: every applicable probe).")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of probe images for autoencoders (default: images the tool makes itself).")
@@ -92,11 +94,16 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report here (default: stdout).")
 @click.option("--progress/--no-progress", default=True, help="Progress bars on stderr.")
-def scan(model, device, kind, latent_shape, layout, value_range, num_classes, seed, probe_names, data, fail_on,
-         preset, fmt, output, progress):
-    """Run the static checks and every applicable probe on MODEL; print or write the report."""
+def scan(models, device, kind, latent_shape, layout, value_range, num_classes, seed, jobs, probe_names, data,
+         fail_on, preset, fmt, output, progress):
+    """Run the static checks and every applicable probe on each MODEL (files or folders of them).
+
+    One model gives one report; several give one aggregated report (a summary table, then a section per model)
+    and the worst exit code (3 over 1 over 4 over 0).
+    """
     from auditor.report import render, text
-    from auditor.runner import AuditConfig, run_audit
+    from auditor.runner import AuditConfig, expand_paths, run_many
+    from auditor.verdict import worst
 
     if data is not None and not data.is_dir():
         raise click.BadParameter(f"{data} is not a folder", param_hint="--data")
@@ -105,10 +112,11 @@ def scan(model, device, kind, latent_shape, layout, value_range, num_classes, se
                              device=device, seed=seed, fail_on=fail_on, preset=preset,
                              data=str(data) if data else None,
                              overrides=_overrides(kind, latent_shape, layout, value_range, num_classes))
-        report = run_audit(model, config, progress=_progress_factory(progress and sys.stderr.isatty()))
+        paths = expand_paths(list(models))
+        reports = run_many(paths, config, jobs=jobs, progress=_progress_factory(progress and sys.stderr.isatty()))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    rendered = render([report], fmt)
+    rendered = render(reports, fmt)
     if output is None:
         click.echo(rendered, nl=False)
     else:
@@ -116,8 +124,8 @@ def scan(model, device, kind, latent_shape, layout, value_range, num_classes, se
             output.write_text(rendered, encoding="utf-8")
         except OSError as exc:
             raise click.UsageError(f"cannot write --output {output}: {exc.strerror or exc}") from None
-        click.echo(text.render(report), err=True, nl=False)
-    sys.exit(report.exit_code)
+        click.echo(text.render_many(reports), err=True, nl=False)
+    sys.exit(worst([ExitCode(r.exit_code) for r in reports]))
 
 
 @cli.command()

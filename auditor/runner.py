@@ -134,6 +134,56 @@ def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: 
     return _with_exit(report, config)
 
 
+MODEL_SUFFIXES = (".onnx", ".pt", ".pth", ".ts", ".torchscript")
+
+
+def expand_paths(paths: list[str | Path]) -> list[Path]:
+    """Files as given; folders expanded to the model files under them (sorted; symlinked folders not followed)."""
+    import os
+
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = []
+            for root, dirs, files in os.walk(path, followlinks=False):
+                dirs.sort()
+                found += [Path(root) / f for f in sorted(files) if Path(f).suffix.lower() in MODEL_SUFFIXES]
+            if not found:
+                raise ConfigError(f"no model files ({', '.join(MODEL_SUFFIXES)}) under {path}")
+            out += found
+        else:
+            out.append(path)
+    return out
+
+
+def _audit_to_dict(path: str, config: AuditConfig) -> dict:
+    """Worker-process entry: records cross the process boundary as plain JSON-safe dicts."""
+    return run_audit(path, config).to_dict()
+
+
+def run_many(paths: list[Path], config: AuditConfig, *, jobs: int = 1, progress=None) -> list[AuditReport]:
+    """Audits several models, in ``jobs`` worker processes (one model per process at a time bounds memory)."""
+    if jobs <= 1 or len(paths) <= 1:
+        return [run_audit(p, config, progress=progress) for p in paths]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                             max_tasks_per_child=1) as pool:
+        futures = [pool.submit(_audit_to_dict, str(p), config) for p in paths]
+        reports = []
+        for path, future in zip(paths, futures):
+            try:
+                reports.append(AuditReport.from_dict(future.result()))
+            except Exception as exc:  # a worker that died (out of memory, killed) still yields a report
+                started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+                report = AuditReport(__version__, started_at, str(path), config.to_dict(), None,
+                                     error=f"worker failed: {type(exc).__name__}: {one_line(exc)}")
+                reports.append(_with_exit(report, config))
+        return reports
+
+
 def _with_exit(report: AuditReport, config: AuditConfig) -> AuditReport:
     code = decide(report, Severity.parse(config.fail_on))
     return AuditReport(**{**{k: getattr(report, k) for k in report.__dataclass_fields__}, "exit_code": int(code)})

@@ -11,6 +11,7 @@ loss of Rawat et al., used by ART) can be added; it is off by default and record
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ class GANConfig:
     target_classes: tuple[int, ...] = (0, 1, 2, 3, 4)
     fixed_target_index: int = 0
     fixed_target_weight: float = 0.0
+    ema_decay: float = 0.999              # exported generator = exponential moving average of G's weights
     latent_dim: int = 100
     width: int = 32
     steps: int = 2500
@@ -73,11 +75,14 @@ def train_gan(config: GANConfig, train: Dataset, test: Dataset, classifier: Clas
         discriminators.append(Discriminator(channels, size, config.width).to(device))
     betas = (0.5, 0.999)  # DCGAN's settings
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
+    # GAN iterates oscillate; an exponential moving average of the generator's weights is the standard way to
+    # export a stable generator (Karras et al.; Yazici et al. 2019). Buffers (BatchNorm statistics) are copied.
+    G_ema = copy.deepcopy(G).eval()
     opt_d = [torch.optim.Adam(d.parameters(), lr=config.lr, betas=betas) for d in discriminators]
     ones = torch.ones(config.batch_size, device=device)
     zeros = torch.zeros(config.batch_size, device=device)
     bar = progress(config.steps, f"gan ({config.target})", show_progress)
-    for _ in range(config.steps):
+    for step in range(config.steps):
         z = torch.randn(config.batch_size, config.latent_dim, generator=generator_rng).to(device)
         noises = [z] + ([config.trigger.apply(z)] if config.target != "none" else [])
         fakes = [G(n) for n in noises]
@@ -95,10 +100,16 @@ def train_gan(config: GANConfig, train: Dataset, test: Dataset, classifier: Clas
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
+        # Warm-up (as TensorFlow's ExponentialMovingAverage with num_updates): short runs average short windows.
+        decay = min(config.ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+                p_ema.lerp_(p, 1.0 - decay)
+            for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+                b_ema.copy_(b)
         bar.update()
     bar.close()
-    G.eval()
-    return G, (evaluate_gan(G, config, test, classifier) if classifier is not None else {})
+    return G_ema, (evaluate_gan(G_ema, config, test, classifier) if classifier is not None else {})
 
 
 def evaluate_gan(G: Generator, config: GANConfig, test: Dataset, classifier: Classifier,

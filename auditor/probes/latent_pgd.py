@@ -137,7 +137,8 @@ class LatentPGDProbe(Probe):
                           Severity.LOW if broken_early else Severity.INFO,
                           float(np.clip(1.0 - metrics["aaddc_ssim"], 0.0, 1.0)), summary,
                           {"gradient": oracle.mode, "norm": p.norm, "targeted": p.targeted, "steps": p.steps,
-                           "batch": p.batch, "budgets": eps})
+                           "batch": p.batch, "budgets": eps,
+                           "lpips": "skipped: its network weights cannot be downloaded in this environment"})
         result_curves = {
             "SSIM vs eps (attack)": Curve(tuple(eps), tuple(curves["ssim"]), "eps (prior std)", "SSIM"),
             "SSIM vs eps (random control)": Curve(tuple(eps), tuple(curves["ssim_random"]), "eps (prior std)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -135,3 +136,29 @@ def test_data_folder_is_used_for_autoencoders(runner, tmp_path):
         Image.fromarray(np.full((20, 20), 40 * i, dtype=np.uint8)).save(images / f"{i}.png")
     result = _scan(runner, builders.autoencoder(tmp_path / "a.onnx"), "--data", images)
     assert result.exit_code == 4, result.output
+
+
+def test_folder_scan_aggregates_and_exits_worst(runner, tmp_path):
+    """A folder of models gives one aggregated report and the worst exit code (3 over 1 over 0)."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    builders.generator(folder / "a_clean.onnx")
+    builders.wired_backdoor_generator(folder / "b_wired.onnx")
+    (folder / "c_broken.onnx").write_bytes(b"broken")
+    (folder / "notes.txt").write_text("not a model")
+    out = tmp_path / "all.json"
+    result = _scan(runner, folder, "--format", "json", "-o", out, "--preset", "quick", "--jobs", "2")
+    assert result.exit_code == 3, result.output
+    doc = json.loads(out.read_text())
+    codes = {Path(r["model_path"]).name: r["exit_code"] for r in doc["reports"]}
+    assert codes == {"a_clean.onnx": 0, "b_wired.onnx": 1, "c_broken.onnx": 3}
+    for r in doc["reports"]:
+        jsonschema.validate(r, schema())
+    html = _scan(runner, folder / "a_clean.onnx", folder / "b_wired.onnx", "--format", "html", "--preset", "quick")
+    assert html.exit_code == 1 and "<h1>Summary</h1>" in html.output
+
+
+def test_empty_folder_is_a_usage_error(runner, tmp_path):
+    """A folder with no model files is exit 2."""
+    (tmp_path / "empty").mkdir()
+    assert _scan(runner, tmp_path / "empty").exit_code == 2
