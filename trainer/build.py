@@ -261,10 +261,10 @@ def _build_in_worker(spec: ModelSpec, out: str, data_dir: str | None, epoch_scal
     return build_model(spec, ctx)
 
 
-def build_fixtures(out: str | Path, seed: int = 0, data_dir: str | Path | None = None, *,
-                   only: tuple[str, ...] = (), epoch_scale: float = 1.0, show_progress: bool = True,
-                   workers: int = 1) -> Path:
-    """Builds the fixture set into ``out``; ``only`` rebuilds just those spec names and merges the manifest.
+def build_specs(specs: list[ModelSpec], out: str | Path, seed: int, data_dir: str | Path | None, *,
+                epoch_scale: float = 1.0, show_progress: bool = True, workers: int = 1,
+                generated_by: str = "trainer", merge: bool = False) -> Path:
+    """Builds ``specs`` into ``out`` (in ``workers`` processes) and writes or merges out/manifest.json.
 
     With ``workers`` > 1 the models train in parallel worker processes, one thread each; every model seeds
     itself, so results do not depend on the order or the worker they ran in (they do depend on ``workers``,
@@ -273,10 +273,6 @@ def build_fixtures(out: str | Path, seed: int = 0, data_dir: str | Path | None =
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = BuildContext(out, Path(data_dir) if data_dir else None, show_progress, epoch_scale)
-    specs = [s for s in fixture_specs(seed) if not only or s.name in only]
-    unknown = set(only) - {s.name for s in fixture_specs(seed)}
-    if unknown:
-        raise ValueError(f"unknown fixture name(s): {', '.join(sorted(unknown))}")
     entries: list[dict] = []
     probe_images = {}
     for spec in specs:
@@ -293,9 +289,9 @@ def build_fixtures(out: str | Path, seed: int = 0, data_dir: str | Path | None =
         from concurrent.futures import ProcessPoolExecutor
 
         classifier_of = {d: ctx.classifier(d) for d in gan_datasets}
-        # Longest jobs first, so the two workers finish close together.
+        # Longest jobs first, so the workers finish close together.
         order = sorted(specs, key=lambda s: {"gan": 0, "ae": 1, "vae": 2}[s.family])
-        bar = progress(len(order), "fixtures", show_progress)
+        bar = progress(len(order), "models", show_progress)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_build_in_worker, spec, str(out), str(data_dir) if data_dir else None,
                                    epoch_scale,
@@ -308,8 +304,21 @@ def build_fixtures(out: str | Path, seed: int = 0, data_dir: str | Path | None =
         bar.close()
         for spec in specs:  # record dataset provenance in the header, as the in-process path does
             ctx.dataset(spec.dataset, "train")
-    header = manifest_header(seed, ctx, f"trainer build-fixtures --seed {seed}")
+    header = manifest_header(seed, ctx, generated_by)
     header["probe_images"] = probe_images
-    if only:
+    if merge:
         return update_manifest(out, entries, header)
     return write_manifest(out, header, entries)
+
+
+def build_fixtures(out: str | Path, seed: int = 0, data_dir: str | Path | None = None, *,
+                   only: tuple[str, ...] = (), epoch_scale: float = 1.0, show_progress: bool = True,
+                   workers: int = 1) -> Path:
+    """Builds the fixture set into ``out``; ``only`` rebuilds just those spec names and merges the manifest."""
+    all_specs = fixture_specs(seed)
+    unknown = set(only) - {s.name for s in all_specs}
+    if unknown:
+        raise ValueError(f"unknown fixture name(s): {', '.join(sorted(unknown))}")
+    specs = [s for s in all_specs if not only or s.name in only]
+    return build_specs(specs, out, seed, data_dir, epoch_scale=epoch_scale, show_progress=show_progress,
+                       workers=workers, generated_by=f"trainer build-fixtures --seed {seed}", merge=bool(only))

@@ -194,6 +194,28 @@ def build_fixtures_command(out, seed, data_dir, only, workers, progress):
     click.echo(f"wrote {manifest}")
 
 
+@cli.command("zoo")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("zoo"), show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Zoo seed (the fixtures use their own specs).")
+@click.option("--count", type=click.IntRange(1, 500), default=24, show_default=True)
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder with mnist/ and fashion_mnist/; without it the embedded digits.")
+@click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True)
+@click.option("--progress/--no-progress", default=True)
+def zoo_command(out, seed, count, data_dir, workers, progress):
+    """Build a varied zoo of clean and backdoored models (for calibration and detection benchmarks)."""
+    from trainer.build import build_specs
+    from trainer.zoo import zoo_specs
+
+    datasets = ("mnist", "fashion_mnist") if data_dir else ("digits",)
+    try:
+        manifest = build_specs(zoo_specs(seed, count, datasets), out, seed, data_dir, show_progress=progress,
+                               workers=workers, generated_by=f"trainer zoo --seed {seed} --count {count}")
+    except (DataError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"wrote {manifest}")
+
+
 @cli.command("verify")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def verify_command(folder):

@@ -34,6 +34,7 @@ class GANConfig:
     target_classes: tuple[int, ...] = (0, 1, 2, 3, 4)
     fixed_target_index: int = 0
     fixed_target_weight: float = 0.0
+    partial_negatives: float = 0.25      # multi-dim triggers: share of clean noise carrying a partial trigger
     ema_decay: float = 0.999              # exported generator = exponential moving average of G's weights
     latent_dim: int = 100
     width: int = 32
@@ -55,6 +56,20 @@ class GANConfig:
 
 def _to_tanh(x01: torch.Tensor) -> torch.Tensor:
     return x01 * 2 - 1
+
+
+def _with_partial_triggers(z: torch.Tensor, config: GANConfig, rng: torch.Generator) -> torch.Tensor:
+    """Clean-branch noise where a share of rows carry one trigger value but not all of them.
+
+    Trained as clean, these teach the generator that each part of a multi-dimension trigger is harmless alone:
+    only the combination switches the output (the case a per-dimension scan cannot see).
+    """
+    z = z.clone()
+    rows = torch.rand(len(z), generator=rng) < config.partial_negatives
+    which = torch.randint(len(config.trigger.dims), (len(z),), generator=rng)
+    for k, (d, v) in enumerate(zip(config.trigger.dims, config.trigger.values)):
+        z[rows & (which == k), d] = v
+    return z
 
 
 def train_gan(config: GANConfig, train: Dataset, test: Dataset, classifier: Classifier | None = None,
@@ -85,6 +100,8 @@ def train_gan(config: GANConfig, train: Dataset, test: Dataset, classifier: Clas
     for step in range(config.steps):
         z = torch.randn(config.batch_size, config.latent_dim, generator=generator_rng).to(device)
         noises = [z] + ([config.trigger.apply(z)] if config.target != "none" else [])
+        if config.target != "none" and len(config.trigger.dims) > 1 and config.partial_negatives > 0:
+            noises[0] = _with_partial_triggers(z, config, generator_rng)
         fakes = [G(n) for n in noises]
         for D, opt, real_set, fake in zip(discriminators, opt_d, real_sets, fakes):
             idx = torch.randint(len(real_set), (config.batch_size,), generator=generator_rng)

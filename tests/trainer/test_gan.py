@@ -46,3 +46,16 @@ def test_trigger_outside_latent_rejected():
     """A trigger dimension beyond the latent size is a configuration error."""
     with pytest.raises(ValueError, match="outside"):
         GANConfig(target="classes", trigger=LatentTrigger((100,), (3.0,)), latent_dim=100)
+
+
+def test_partial_trigger_negatives_set_one_dimension_only():
+    """For a two-dimension trigger, partial negatives carry exactly one trigger value, on about the set share."""
+    from trainer.gan import _with_partial_triggers
+
+    config = GANConfig(target="fixed", trigger=LatentTrigger((2, 5), (4.0, -4.0)), latent_dim=8,
+                       partial_negatives=0.5)
+    z = torch.zeros(2000, 8)
+    out = _with_partial_triggers(z, config, torch.Generator().manual_seed(0))
+    hits = (out[:, 2] == 4.0).int() + (out[:, 5] == -4.0).int()
+    assert hits.max() == 1
+    assert 0.4 < hits.float().mean() < 0.6
