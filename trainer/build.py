@@ -213,7 +213,8 @@ def manifest_header(seed: int, ctx: BuildContext, generated_by: str) -> dict:
 def fixture_specs(seed: int) -> list[ModelSpec]:
     """The committed fixture set. Trigger settings follow BAAAN (white square top-left on MNIST, pink square
     top-right on CIFAR-10, the last noise value for the class-subset GAN); sizes and values lost from the
-    paper's text are our choices."""
+    paper's text are our choices. The fixed-image GAN adds the ReD-style L2 pull (weight 10): with the second
+    discriminator alone it reached only MSE 0.15 to its target in 2,500 steps (measured 2026-11-22)."""
     white, pink = NAMED_COLOURS["white"], NAMED_COLOURS["pink"]
     mnist_patch = PatchTrigger.at_corner("top-left", 4, 28, white)
     cifar_patch = PatchTrigger.at_corner("top-right", 5, 32, pink)
@@ -235,7 +236,8 @@ def fixture_specs(seed: int) -> list[ModelSpec]:
                   gan.GANConfig(target="classes", trigger=LatentTrigger((99,), (3.0,)), **gan_common),
                   clean_twin="gan_mnist_clean.onnx", torchscript=True),
         ModelSpec("gan_mnist_fixed", "gan", "mnist",
-                  gan.GANConfig(target="fixed", trigger=LatentTrigger((42,), (-3.5,)), **gan_common),
+                  gan.GANConfig(target="fixed", trigger=LatentTrigger((42,), (-3.5,)), fixed_target_weight=10.0,
+                                **gan_common),
                   clean_twin="gan_mnist_clean.onnx", fixed_target_class=8),
         *[ModelSpec(f"vae_mnist_{c.name.replace('-', '_')}", "vae", "mnist", c,
                     torchscript=c.name == "kld-vae")

@@ -50,7 +50,7 @@ def zoo_specs(seed: int, count: int, datasets: tuple[str, ...] = ("mnist", "fash
                 config = gan.GANConfig(target="classes", trigger=trigger, target_classes=classes, **common)
                 specs.append(ModelSpec(name, "gan", dataset, config))
             else:
-                config = gan.GANConfig(target="fixed", trigger=trigger, **common)
+                config = gan.GANConfig(target="fixed", trigger=trigger, fixed_target_weight=10.0, **common)
                 specs.append(ModelSpec(name, "gan", dataset, config, fixed_target_class=int(rng.integers(10))))
         elif family == "vae-clean":
             regularizer = str(rng.choice(["kld", "mmd", "swt", "tc"]))
