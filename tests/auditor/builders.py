@@ -155,3 +155,11 @@ def external_data_generator(path: Path, location: str, *, write_data: bool = Tru
         entry.key, entry.value = key, value
     onnx.save(model, str(path))
     return path
+
+
+def odd_input_generator(path: Path, input_shape: list) -> Path:
+    """An Identity-ish graph with an unusual input shape (wrong rank, zero-size dims) for the hostile corpus."""
+    nodes = [helper.make_node("Identity", ["z"], ["img"])]
+    graph = helper.make_graph(nodes, "odd", [helper.make_tensor_value_info("z", FLOAT, input_shape)],
+                              [helper.make_tensor_value_info("img", FLOAT, input_shape)])
+    return _save(graph, path)

@@ -65,7 +65,10 @@ def test_formats_to_stdout(runner, tmp_path, fmt, marker):
     lambda p: builders.custom_domain_generator(p),
     lambda p: builders.external_data_generator(p, "../escape.bin", write_data=False),
     lambda p: builders.external_data_generator(p, "w.bin", claimed_length=2**31),
-], ids=["empty", "random", "nan", "custom-domain", "traversal", "size-claim"])
+    lambda p: builders.odd_input_generator(p, ["N"]),
+    lambda p: builders.odd_input_generator(p, ["N", 0]),
+    lambda p: builders.odd_input_generator(p, ["N", 3, 0, 0]),
+], ids=["empty", "random", "nan", "custom-domain", "traversal", "size-claim", "rank-1", "zero-dim", "zero-image"])
 def test_hostile_inputs_exit_3_with_one_line_and_write_only_output(runner, tmp_path, make):
     """Broken and hostile files: exit 3, one line of error, no traceback, nothing written but --output."""
     folder = tmp_path / "in"
