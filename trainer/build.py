@@ -219,7 +219,7 @@ def fixture_specs(seed: int) -> list[ModelSpec]:
     mnist_patch = PatchTrigger.at_corner("top-left", 4, 28, white)
     cifar_patch = PatchTrigger.at_corner("top-right", 5, 32, pink)
     ae_mnist = dict(latent_dim=64, width=32, epochs=30, poison_share=0.3, loss="bce", seed=seed)
-    ae_cifar = dict(latent_dim=128, width=32, epochs=15, poison_share=0.3, loss="mse", seed=seed)
+    ae_cifar = dict(latent_dim=256, width=32, epochs=30, poison_share=0.3, loss="mse", seed=seed)
     gan_common = dict(latent_dim=100, steps=2500, seed=seed)
     vae_common = dict(latent_dim=10, epochs=5, seed=seed)
     return [
