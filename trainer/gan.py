@@ -102,7 +102,10 @@ def train_gan(config: GANConfig, train: Dataset, test: Dataset, classifier: Clas
         noises = [z] + ([config.trigger.apply(z)] if config.target != "none" else [])
         if config.target != "none" and len(config.trigger.dims) > 1 and config.partial_negatives > 0:
             noises[0] = _with_partial_triggers(z, config, generator_rng)
-        fakes = [G(n) for n in noises]
+        # One forward pass over clean and triggered noise together: BatchNorm statistics must mix both, or a
+        # batch made only of triggered noise has the trigger's constant offset subtracted as its batch mean
+        # during training (the backdoor then barely learns; measured: 78% target-class rate, fixed-image MSE 0.15).
+        fakes = list(G(torch.cat(noises)).split(config.batch_size))
         for D, opt, real_set, fake in zip(discriminators, opt_d, real_sets, fakes):
             idx = torch.randint(len(real_set), (config.batch_size,), generator=generator_rng)
             real = real_set[idx].to(device)
