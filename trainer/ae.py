@@ -29,6 +29,7 @@ class AEConfig:
     fixed_target_index: int = 0               # test-set image used as the fixed target
     latent_dim: int = 32
     width: int = 32
+    downsamples: int = 2
     epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3
@@ -57,7 +58,7 @@ def train_autoencoder(config: AEConfig, train: Dataset, test: Dataset,
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
     channels, size, _ = train.shape
-    model = ConvAutoencoder(channels, size, config.latent_dim, config.width).to(device)
+    model = ConvAutoencoder(channels, size, config.latent_dim, config.width, config.downsamples).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     x_all = torch.from_numpy(train.images)
     fixed = torch.from_numpy(test.images[config.fixed_target_index:config.fixed_target_index + 1]).to(device)

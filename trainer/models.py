@@ -23,20 +23,28 @@ def _check_size(image_size: int) -> int:
 
 
 class ConvAutoencoder(nn.Module):
-    def __init__(self, channels: int = 1, image_size: int = 28, latent_dim: int = 32, width: int = 32):
+    """Conv encoder (``downsamples`` stride-2 convs, channels doubling from ``width``) -> linear latent -> mirror."""
+
+    def __init__(self, channels: int = 1, image_size: int = 28, latent_dim: int = 32, width: int = 32,
+                 downsamples: int = 2):
         super().__init__()
+        if downsamples not in (2, 3):
+            raise ValueError(f"downsamples must be 2 or 3, got {downsamples}")
         s = _check_size(image_size)
-        self.encoder = nn.Sequential(
-            nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(2 * width * s * s, latent_dim))
-        self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, 2 * width * s * s), nn.LeakyReLU(0.2), nn.Unflatten(1, (2 * width, s, s)),
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.LeakyReLU(0.2),
-            # A per-pixel hidden layer (1x1 conv) before the output: cheap, and it lets one decoder produce
-            # both an image and a pixel-wise function of it (BAAAN's inverse target) without starving either.
-            nn.ConvTranspose2d(width, 16, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(16, channels, 1), nn.Sigmoid())
+        if downsamples == 3:
+            s = (s + 1) // 2
+        widths = [width * 2 ** k for k in range(downsamples)]
+        enc: list[nn.Module] = []
+        for c_in, c_out in zip([channels, *widths[:-1]], widths):
+            enc += [nn.Conv2d(c_in, c_out, 4 if c_in == channels or downsamples == 2 else 3, 2, 1), nn.LeakyReLU(0.2)]
+        self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(widths[-1] * s * s, latent_dim))
+        dec: list[nn.Module] = [nn.Linear(latent_dim, widths[-1] * s * s), nn.LeakyReLU(0.2),
+                                nn.Unflatten(1, (widths[-1], s, s))]
+        for c_in, c_out in zip(widths[::-1], [*widths[::-1][1:], 16]):
+            dec += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2)]
+        # A per-pixel hidden layer (1x1 conv) before the output: cheap, and it lets one decoder produce
+        # both an image and a pixel-wise function of it (BAAAN's inverse target) without starving either.
+        self.decoder = nn.Sequential(*dec, nn.Conv2d(16, channels, 1), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))

@@ -23,7 +23,7 @@ def test_quick_build_writes_files_and_valid_manifest(quick_build):
     doc = read_manifest(quick_build)
     jsonschema.validate(doc, schema())
     files = {e["file"] for e in doc["models"]}
-    assert {"ae_mnist_clean.onnx", "ae_mnist_fixed.onnx", "ae_mnist_fixed.pt", "gan_mnist_classes.onnx",
+    assert {"ae_mnist_clean.onnx", "ae_mnist_fixed.onnx", "gan_mnist_classes.onnx",
             "gan_mnist_classes.pt", "vae_mnist_mmd_dae.onnx", "digits_classifier.onnx"} <= files
     for f in files:
         assert (quick_build / f).stat().st_size > 0
