@@ -125,10 +125,9 @@ def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: 
             applicable = []
     budget = int(config.max_rows * PRESETS[config.preset])
     for p in applicable:
+        extra = {"progress": progress(p.name)} if progress else {}
         ctx = ProbeContext(rng=_probe_rng(config.seed, p.name), max_rows=budget, images=images,
-                           images_source=images_source, preset=config.preset,
-                           progress=(progress(p.name) if progress else ProbeContext.__dataclass_fields__[
-                               "progress"].default))
+                           images_source=images_source, preset=config.preset, **extra)
         results.append(run_probe(p, model, ctx))
     report = AuditReport(model=model.info, static_findings=static, results=tuple(results), error=error, **base)
     return _with_exit(report, config)

@@ -107,7 +107,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_model(path: str | Path, *, device: str = "auto", overrides: Overrides = Overrides(),
+def load_model(path: str | Path, *, device: str = "auto", overrides: Overrides = Overrides(),  # noqa: B008 (frozen)
                seed: int = 0) -> AuditModel:
     """Reads, checks, opens and inspects a model. Raises ModelLoadError / InspectionError / ModelRunError.
 

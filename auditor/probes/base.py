@@ -25,7 +25,7 @@ class ProbeContext:
     images: np.ndarray | None = None               # NCHW [0, 1] probe images (autoencoders)
     images_source: str = ""                        # where they came from, for the report
     preset: str = "default"                        # "quick" | "default" | "thorough"
-    progress: Callable[[int, int], None] = field(default=lambda done, total: None)
+    progress: Callable[[int, int], None] = field(default=lambda done, total: None)  # (done, total) units
 
 
 class Probe(ABC):
