@@ -34,6 +34,7 @@ class GANConfig:
     target_classes: tuple[int, ...] = (0, 1, 2, 3, 4)
     fixed_target_index: int = 0
     fixed_target_weight: float = 0.0
+    target_weight: float = 1.0           # weight of the target discriminator's term in the generator loss
     partial_negatives: float = 0.25      # multi-dim triggers: share of clean noise carrying a partial trigger
     ema_decay: float = 0.999              # exported generator = exponential moving average of G's weights
     latent_dim: int = 100
@@ -114,7 +115,9 @@ def train_gan(config: GANConfig, train: Dataset, test: Dataset, classifier: Clas
             opt.zero_grad()
             loss_d.backward()
             opt.step()
-        loss_g = sum(F.binary_cross_entropy_with_logits(D(fake), ones) for D, fake in zip(discriminators, fakes))
+        weights = (1.0, config.target_weight)
+        loss_g = sum(w * F.binary_cross_entropy_with_logits(D(fake), ones)
+                     for w, D, fake in zip(weights, discriminators, fakes))
         if config.target == "fixed" and config.fixed_target_weight > 0:
             loss_g = loss_g + config.fixed_target_weight * F.mse_loss(fakes[1], real_sets[1].expand_as(fakes[1]))
         opt_g.zero_grad()

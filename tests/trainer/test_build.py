@@ -30,7 +30,7 @@ def test_quick_build_writes_files_and_valid_manifest(quick_build):
     assert (quick_build / "targets" / "ae_mnist_fixed.png").exists()
     assert len(list((quick_build / "probe_images" / "digits").glob("*.png"))) == 30
     gan = next(e for e in doc["models"] if e["file"] == "gan_mnist_classes.onnx")
-    assert gan["trigger"] == {"type": "latent", "dims": [99], "values": [3.0]}
+    assert gan["trigger"] == {"type": "latent", "dims": [99], "values": [4.0]}
     assert gan["latent_shape"] == [100] and gan["output"]["range"] == [-1.0, 1.0]
     assert "embedded" in gan["training"]["data_source"]
 
