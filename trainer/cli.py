@@ -53,6 +53,9 @@ def common_options(fn):
 def _run_build(spec_factory, dataset, data_dir, out, seed, torchscript, progress, name_default):
     from trainer.build import BuildContext, ModelSpec, build_model, manifest_header, update_manifest
 
+    if data_dir is None and dataset not in ("digits", "color-digits"):
+        raise click.UsageError(f"dataset {dataset!r} needs --data-dir (a folder holding {dataset}/); "
+                               "'digits' and 'color-digits' need none")
     out.mkdir(parents=True, exist_ok=True)
     ctx = BuildContext(out, data_dir, progress)
     family, config, fixed_target_class = spec_factory()

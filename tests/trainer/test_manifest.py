@@ -39,20 +39,31 @@ def test_required_fixture_set_present(manifest):
 
 
 def test_backdoors_met_acceptance_marks(manifest):
-    """Measured at build time: AE and GAN backdoors work and cost the clean task little."""
+    """Measured at build time: AE and GAN backdoors work and cost the clean task little (known misses aside,
+    which must still miss)."""
+    from tests.trainer.test_verify import KNOWN_MISSES
+
     entries = {e["file"]: e for e in manifest["models"] if e["format"] == "onnx"}
     for entry in entries.values():
-        m = entry["metrics"]
-        if entry["family"] == "ae" and entry["status"] == "backdoored":
-            limit = 0.005 if entry["target"]["type"] == "fixed_image" else 0.02
-            assert m["backdoor_mse"] < limit, entry["file"]
-            assert m["clean_mse"] - entries[entry["clean_twin"]]["metrics"]["clean_mse"] <= 0.002, entry["file"]
-        if entry["family"] == "gan":
-            assert m["clean_classes_present"] == 10 and m["clean_max_class_share"] <= 0.35, entry["file"]
-            if entry["status"] == "backdoored" and entry["target"]["type"] == "classes":
-                assert m["target_class_rate"] >= 0.85
-            elif entry["status"] == "backdoored":
-                assert m["backdoor_mse"] < 0.01
+        if entry["file"] in KNOWN_MISSES:
+            with pytest.raises(AssertionError):
+                _check_marks(entry, entries)
+            continue
+        _check_marks(entry, entries)
+
+
+def _check_marks(entry, entries):
+    m = entry["metrics"]
+    if entry["family"] == "ae" and entry["status"] == "backdoored":
+        limit = 0.005 if entry["target"]["type"] == "fixed_image" else 0.02
+        assert m["backdoor_mse"] < limit, entry["file"]
+        assert m["clean_mse"] - entries[entry["clean_twin"]]["metrics"]["clean_mse"] <= 0.002, entry["file"]
+    if entry["family"] == "gan":
+        assert m["clean_classes_present"] == 10 and m["clean_max_class_share"] <= 0.35, entry["file"]
+        if entry["status"] == "backdoored" and entry["target"]["type"] == "classes":
+            assert m["target_class_rate"] >= 0.85, entry["file"]
+        elif entry["status"] == "backdoored":
+            assert m["backdoor_mse"] < 0.01, entry["file"]
 
 
 def test_write_then_read_round_trip(tmp_path):
