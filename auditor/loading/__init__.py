@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from auditor.errors import InspectionError
+from auditor.errors import InspectionError, ModelRunError
 from auditor.loading.inspect import Overrides, inspect_model
 from auditor.loading.model import OnnxRunner
 from auditor.loading.onnx_file import OnnxFile, parse_onnx_bytes, read_onnx
@@ -85,8 +85,6 @@ class AuditModel:
         out_index = [o.name for o in self.info.outputs].index(self._output_name())
         out = self.runner(feeds, out_index)
         if not np.isfinite(out.astype(np.float64)).all():
-            from auditor.errors import ModelRunError
-
             raise ModelRunError("the model returned NaN or Inf")
         return out
 
