@@ -24,12 +24,9 @@ class ExportError(RuntimeError):
 
 
 def _session(path: Path):
-    import onnxruntime as ort
+    from auditor.loading.session import make_session  # the one session factory: quiet logs, no spinning threads
 
-    ort.set_default_logger_severity(3)
-    options = ort.SessionOptions()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # torch shares the process
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return make_session(path.read_bytes(), device="cpu")[0]
 
 
 def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: str | Path, *, input_kind: str,

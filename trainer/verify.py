@@ -41,10 +41,9 @@ class Check:
 
 
 def _session(path: Path):
-    import onnxruntime as ort
+    from auditor.loading.session import make_session
 
-    ort.set_default_logger_severity(3)
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return make_session(path.read_bytes(), device="cpu")[0]
 
 
 def _run(session, x: np.ndarray) -> np.ndarray:

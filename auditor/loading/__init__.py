@@ -18,7 +18,7 @@ from auditor.loading.model import OnnxRunner
 from auditor.loading.onnx_file import OnnxFile, parse_onnx_bytes, read_onnx
 from auditor.loading.session import make_session
 from auditor.loading.torchscript import TORCHSCRIPT_SUFFIXES
-from auditor.records import ModelInfo, ModelKind
+from auditor.records import ModelInfo
 
 __all__ = ["AuditModel", "Overrides", "load_model"]
 
@@ -130,6 +130,3 @@ def load_model(path: str | Path, *, device: str = "auto", overrides: Overrides =
         info = replace(info, format=fmt, assumptions=(*info.assumptions, note))
     runner.counter.rows = 0  # inspection's trial rows are not charged to the probes
     return AuditModel(info, runner, onnx_file)
-
-
-KIND_CHOICES = tuple(k.value for k in ModelKind if k != ModelKind.UNKNOWN)

@@ -10,7 +10,7 @@ flag that overrides it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -261,7 +261,3 @@ def _image_matches(per_sample, layout, image_shape) -> bool:
 
 def _default_opset(proto: onnx.ModelProto) -> int | None:
     return next((int(o.version) for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
-
-
-def with_overrides(info: ModelInfo, **changes) -> ModelInfo:
-    return replace(info, **changes)
