@@ -40,6 +40,11 @@ class ModelSpec:
     clean_twin: str | None = None
     torchscript: bool = False
     fixed_target_class: int | None = None   # resolved to the first test image of this class
+    latent_layout: str = "flat"             # generators/decoders: "flat" [B, d] or "conv" [B, d, 1, 1] input
+
+    def __post_init__(self) -> None:
+        if self.latent_layout not in ("flat", "conv"):
+            raise ValueError(f"latent_layout must be 'flat' or 'conv', got {self.latent_layout!r}")
 
 
 @dataclass
@@ -140,6 +145,12 @@ def build_model(spec: ModelSpec, ctx: BuildContext) -> list[dict]:
         out_range = [0.0, 1.0]
     else:
         raise ValueError(f"unknown family {spec.family!r}")
+    if input_kind == "latent" and spec.latent_layout == "conv":
+        # DCGAN-style [B, d, 1, 1] input, as many third-party generators take it
+        model = torch.nn.Sequential(torch.nn.Flatten(), model)
+        example = example[:, :, None, None]
+        entry["latent_shape"] = [*entry["latent_shape"], 1, 1]
+        entry["input"] |= {"shape": ["batch", *entry["latent_shape"]], "layout": "NCHW"}
     if entry["target"] and entry["target"]["type"] == "fixed_image":
         _save_png(test.images[config.fixed_target_index], ctx.out / entry["target"]["image"])
     c, h, w = test.shape

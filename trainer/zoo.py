@@ -35,12 +35,13 @@ def zoo_specs(seed: int, count: int, datasets: tuple[str, ...] = ("mnist", "fash
         dataset = str(rng.choice(datasets))
         model_seed = int(rng.integers(1000, 10**6))
         name = f"zoo{seed}_{i:03d}_{family.replace('-', '_')}_{dataset}"
+        layout = "conv" if rng.random() < 0.3 else "flat"
         if family.startswith("gan"):
             latent = int(rng.choice([32, 64, 100, 128]))
             common = dict(latent_dim=latent, width=int(rng.choice([16, 24, 32])),
                           steps=int(rng.choice([800, 1500, 2000])), seed=model_seed)
             if family == "gan-clean":
-                specs.append(ModelSpec(name, "gan", dataset, gan.GANConfig(**common)))
+                specs.append(ModelSpec(name, "gan", dataset, gan.GANConfig(**common), latent_layout=layout))
                 continue
             k = 2 if rng.random() < 0.25 else 1
             dims = tuple(int(d) for d in rng.choice(latent, size=k, replace=False))
@@ -48,16 +49,17 @@ def zoo_specs(seed: int, count: int, datasets: tuple[str, ...] = ("mnist", "fash
             if rng.random() < 0.5:
                 classes = tuple(sorted(int(c) for c in rng.choice(10, size=int(rng.integers(2, 6)), replace=False)))
                 config = gan.GANConfig(target="classes", trigger=trigger, target_classes=classes, **common)
-                specs.append(ModelSpec(name, "gan", dataset, config))
+                specs.append(ModelSpec(name, "gan", dataset, config, latent_layout=layout))
             else:
                 config = gan.GANConfig(target="fixed", trigger=trigger, fixed_target_weight=10.0, **common)
-                specs.append(ModelSpec(name, "gan", dataset, config, fixed_target_class=int(rng.integers(10))))
+                specs.append(ModelSpec(name, "gan", dataset, config, fixed_target_class=int(rng.integers(10)),
+                                       latent_layout=layout))
         elif family == "vae-clean":
             regularizer = str(rng.choice(["kld", "mmd", "swt", "tc"]))
             config = vae.VAEConfig(regularizer=regularizer, deterministic=regularizer != "tc" and rng.random() < 0.4,
                                    beta=float(rng.choice([1, 4, 10])), latent_dim=int(rng.choice([8, 16, 32])),
                                    epochs=int(rng.choice([2, 4])), seed=model_seed)
-            specs.append(ModelSpec(name, "vae", dataset, config))
+            specs.append(ModelSpec(name, "vae", dataset, config, latent_layout=layout))
         else:
             size_px = 28
             common = dict(latent_dim=int(rng.choice([32, 64])), width=int(rng.choice([16, 32])),
