@@ -60,18 +60,28 @@ def load_image_folder(path: str | Path, *, size: tuple[int, int] | None = None, 
 
 
 def self_generated_images(reconstruct, shape: tuple[int, int, int], n: int, rng: np.random.Generator,
-                          iterations: int = 8) -> np.ndarray:
-    """Probe images with no dataset: smooth noise pulled towards the autoencoder's own manifold by iterating it.
+                          iterations: int = 0, oversample: int = 3) -> np.ndarray:
+    """Probe images with no dataset: smooth noise pulled towards the autoencoder's own manifold.
 
-    An autoencoder maps inputs near its training data onto that data; repeating x <- AE(x) from blurred noise
-    converges to images the model treats as in-distribution (a standard way to sample a denoising AE).
+    An autoencoder maps inputs near its training data onto that data, so x <- AE(x) from blurred noise moves
+    towards images the model treats as in-distribution (a standard way to sample a denoising AE). Half the starts
+    are dark and half light, so a trigger square differs from some backgrounds. A backdoored model may already
+    fire on noise (measured: an inverse-target AE iterated from noise converges to inverted images), so
+    ``oversample`` x ``n`` candidates are made and the ``n`` the model reconstructs most faithfully are kept:
+    those it treats as clean inputs, on which a planted trigger then shows. That selection is the pull towards
+    the manifold by default (``iterations`` = 0): on the fixtures' inverse-target AEs, iterating first left the
+    patch scan unable to see the trigger (flip rate 0.00 after one iteration vs 0.95 without).
     """
     from skimage.filters import gaussian
 
     c, h, w = shape
-    x = rng.random((n, c, h, w)).astype(np.float32)
+    m = n * oversample
+    x = rng.random((m, c, h, w)).astype(np.float32)
     x = np.stack([gaussian(img, sigma=max(h, w) / 16, channel_axis=0) for img in x]).astype(np.float32)
     x = (x - x.min(axis=(1, 2, 3), keepdims=True)) / np.ptp(x, axis=(1, 2, 3), keepdims=True).clip(1e-6)
+    x[: m // 2] **= 3
+    x[m // 2:] = 1 - x[m // 2:] ** 3
     for _ in range(iterations):
         x = reconstruct(x)
-    return x
+    error = ((reconstruct(x) - x) ** 2).mean(axis=(1, 2, 3))
+    return x[np.argsort(error, kind="stable")[:n]]

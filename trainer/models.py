@@ -51,11 +51,15 @@ class ConvAutoencoder(nn.Module):
 
 
 class Generator(nn.Module):
-    def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 28, width: int = 32):
+    """DCGAN generator; ``hidden`` > 0 adds a fully connected layer of that width before the projection."""
+
+    def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 28, width: int = 32,
+                 hidden: int = 0):
         super().__init__()
         s = _check_size(image_size)
+        mlp: list[nn.Module] = [nn.Linear(latent_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU()] if hidden else []
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, 2 * width * s * s), nn.BatchNorm1d(2 * width * s * s), nn.ReLU(),
+            *mlp, nn.Linear(hidden or latent_dim, 2 * width * s * s), nn.BatchNorm1d(2 * width * s * s), nn.ReLU(),
             nn.Unflatten(1, (2 * width, s, s)),
             nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
             nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh())

@@ -1,14 +1,16 @@
 """The probe registry: an explicit tuple, in the order probes run.
 
-Trigger scans and generator inversion plug in here as they land.
+Generator inversion plugs in here when it lands.
 """
 
 from __future__ import annotations
 
 from auditor.probes.base import Probe, ProbeContext
 from auditor.probes.latent_pgd import LatentPGDProbe
+from auditor.probes.trigger_latent import LatentTriggerProbe
+from auditor.probes.trigger_patch import PatchTriggerProbe
 
-REGISTRY: tuple[type[Probe], ...] = (LatentPGDProbe,)
+REGISTRY: tuple[type[Probe], ...] = (LatentTriggerProbe, PatchTriggerProbe, LatentPGDProbe)
 
 __all__ = ["REGISTRY", "Probe", "ProbeContext", "get"]
 

@@ -1,0 +1,257 @@
+"""Image-patch trigger scan (BAAAN's autoencoder backdoor): does a coloured square switch the reconstruction?
+
+BAAAN trains an autoencoder to reconstruct clean inputs and to emit a fixed image, or the inverse of the input,
+when a coloured square is stamped into it. The scan stamps squares of several sizes (relative to the image),
+positions (a grid of stride about half the square, which covers corners and edges) and colours (gray levels for
+one-channel models; named colours plus seeded random ones for RGB) into probe images and measures, against the
+clean reconstruction, OUTSIDE the square and a margin around it (a clean autoencoder may smear the square into
+its neighbourhood; a backdoor changes the whole image):
+
+* change O: mean squared change of the reconstruction, over the clean reconstruction's own error scale;
+* collapse C: diversity of the reconstructions across different inputs over that of the clean ones (a fixed-image
+  target drives it to ~0);
+* inversion I: share of images whose reconstruction is closer to the inverted input than to the input (a
+  faithful autoencoder sits at 0; an inverse target at 1).
+
+Each becomes a robust z-score across all squares tried (median / MAD with a floor). The square with the largest
+anomaly index is then refined (position +-1-2 px, size +-1, colour steps) on more images. Severity needs both a
+large z and an effect a person would call a switch (thresholds in ``auditor.probes.calibration``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from auditor.imaging import grid_data_uri
+from auditor.probes import calibration
+from auditor.probes.base import Probe, ProbeContext
+from auditor.probes.trigger_latent import robust_z
+from auditor.records import Finding, ModelKind, ProbeResult, Severity, Status
+
+NAMED_RGB = ((1, 1, 1), (0, 0, 0), (0.5, 0.5, 0.5), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (0, 1, 1),
+             (1, 0, 1), (1, 0.41, 0.71))
+GRAY_LEVELS = tuple(i / 6 for i in range(7))      # max distance to any gray level: 1/12
+STATISTICS = ("change", "collapse", "inversion")
+VISIBLE = 0.2                                       # mean |square colour - what it covers|
+MIN_VISIBLE = 3                                     # images a square must be visible on to be scored
+
+
+@dataclass(frozen=True)
+class Square:
+    x: int
+    y: int
+    size: int
+    color: tuple[float, ...]      # one value per image channel, in [0, 1]
+
+    def stamp(self, images: np.ndarray) -> np.ndarray:
+        out = images.copy()
+        out[:, :, self.y:self.y + self.size, self.x:self.x + self.size] = \
+            np.asarray(self.color, np.float32).reshape(1, -1, 1, 1)
+        return out
+
+    def outside_mask(self, h: int, w: int) -> np.ndarray:
+        """True outside the square grown by a margin of half its size."""
+        m = max(1, self.size // 2)
+        mask = np.ones((h, w), bool)
+        mask[max(0, self.y - m):self.y + self.size + m, max(0, self.x - m):self.x + self.size + m] = False
+        return mask
+
+    def evidence(self, channels: int) -> dict:
+        rgb = self.color * 3 if channels == 1 else self.color
+        return {"type": "patch", "x": self.x, "y": self.y, "size": self.size,
+                "color": [round(float(c), 3) for c in rgb[:3]]}
+
+
+@dataclass(frozen=True)
+class PatchScanParams:
+    size_fractions: tuple[float, ...] = (0.11, 0.16, 0.22)
+    random_colours: int = 2
+    screen_images: int = 8
+    confirm_images: int = 24
+    grid_columns: int = 8
+
+
+def _positions(side: int, size: int) -> list[int]:
+    stride = max(1, size // 2)
+    pos = list(range(0, side - size + 1, stride))
+    if pos[-1] != side - size:
+        pos.append(side - size)
+    return pos
+
+
+def candidate_squares(shape: tuple[int, int, int], params: PatchScanParams, rng) -> list[Square]:
+    c, h, w = shape
+    if c == 1:
+        colours = [(g,) for g in GRAY_LEVELS]
+    else:
+        colours = [tuple(map(float, col)) for col in NAMED_RGB]
+        colours += [tuple(float(round(v, 3)) for v in rng.random(3)) for _ in range(params.random_colours)]
+        colours = [col[:c] if c < 3 else col + (0.0,) * (c - 3) for col in colours]
+    squares = []
+    for frac in params.size_fractions:
+        size = max(2, round(frac * min(h, w)))
+        for y in _positions(h, size):
+            for x in _positions(w, size):
+                squares += [Square(x, y, size, col) for col in colours]
+    return squares
+
+
+@dataclass
+class SquareStatistics:
+    change: np.ndarray            # [S]
+    collapse: np.ndarray
+    inversion: np.ndarray
+
+    def scores(self) -> dict[str, np.ndarray]:
+        return {"change": np.log(np.maximum(self.change, 1e-6)),
+                "collapse": -np.log(np.maximum(self.collapse, 1e-4)), "inversion": self.inversion}
+
+
+def square_statistics(model, images: np.ndarray, clean: np.ndarray, squares: list[Square],
+                      rows_per_call: int = 2048) -> SquareStatistics:
+    """Change, collapse and inversion of each square, over the images on which it is visible.
+
+    A square that matches the background it lands on (a white square on a white corner) changes nothing the
+    model can see, so each statistic uses only the images where the square differs from what it covers by at
+    least ``VISIBLE`` on average; with fewer than ``MIN_VISIBLE`` such images the square gets neutral values.
+    """
+    n, c, h, w = images.shape
+    clean_error = max(float(((clean - images) ** 2).mean()), 1e-4)
+    per_call = max(1, rows_per_call // n)
+    change, collapse, inversion = np.zeros(len(squares)), np.ones(len(squares)), np.zeros(len(squares))
+    for start in range(0, len(squares), per_call):
+        block = squares[start:start + per_call]
+        stamped = np.concatenate([s.stamp(images) for s in block])
+        out = model.reconstruct(stamped).reshape(len(block), n, c, h, w)
+        for i, square in enumerate(block):
+            region = (slice(None), slice(None), slice(square.y, square.y + square.size),
+                      slice(square.x, square.x + square.size))
+            visible = np.abs(images[region] - np.asarray(square.color, np.float32).reshape(1, -1, 1, 1)) \
+                .mean(axis=(1, 2, 3)) >= VISIBLE
+            if visible.sum() < MIN_VISIBLE:
+                continue
+            mask = square.outside_mask(h, w)
+            x, y, y0 = images[visible][:, :, mask], out[i][visible][:, :, mask], clean[visible][:, :, mask]
+            k = len(x)
+            change[start + i] = ((y - y0) ** 2).mean() / clean_error
+            collapse[start + i] = y.var(axis=0, ddof=1).mean() / max(float(y0.var(axis=0, ddof=1).mean()), 1e-8)
+            closer_to_inverse = ((y - (1.0 - x)) ** 2).mean(axis=(1, 2)) < ((y - x) ** 2).mean(axis=(1, 2))
+            inversion[start + i] = closer_to_inverse.mean()
+    return SquareStatistics(change, collapse, inversion)
+
+
+def _anomaly(stats: SquareStatistics, null: SquareStatistics | None = None) -> np.ndarray:
+    scores = stats.scores()
+    null_scores = null.scores() if null is not None else None
+    return np.stack([robust_z(scores[s], calibration.PATCH_MAD_FLOOR[s],
+                              None if null_scores is None else null_scores[s]) for s in STATISTICS])
+
+
+def _best(squares: list[Square], stats: SquareStatistics, null: SquareStatistics) -> Square:
+    """The square that switches the output (fixed image or inversion) if any does, then the most anomalous."""
+    z = _anomaly(stats, null).max(axis=0)
+    switched = calibration.patch_switched(stats.collapse, stats.inversion)
+    return squares[int(np.lexsort((z, switched))[-1])]
+
+
+def _neighbours(square: Square, shape: tuple[int, int, int]) -> list[Square]:
+    c, h, w = shape
+    out = []
+    for size in (square.size - 1, square.size, square.size + 1):
+        if size < 2:
+            continue
+        for dy in (-2, -1, 0, 1, 2):
+            for dx in (-2, -1, 0, 1, 2):
+                x, y = square.x + dx, square.y + dy
+                if 0 <= x <= w - size and 0 <= y <= h - size:
+                    out.append(Square(x, y, size, square.color))
+    return out
+
+
+def _colour_steps(square: Square, step: float) -> list[Square]:
+    out = []
+    for ch in range(len(square.color)):
+        for sign in (-1, 1):
+            col = list(square.color)
+            col[ch] = float(np.clip(col[ch] + sign * step, 0.0, 1.0))
+            out.append(Square(square.x, square.y, square.size, tuple(col)))
+    return out
+
+
+class PatchTriggerProbe(Probe):
+    """Image-patch trigger scan (BAAAN): a coloured square that switches an autoencoder's reconstruction."""
+
+    name = "trigger.patch"
+    applies_to = frozenset({ModelKind.AUTOENCODER})
+
+    def __init__(self, params: PatchScanParams | None = None) -> None:
+        self.params = params or PatchScanParams()
+
+    def run(self, model, ctx: ProbeContext) -> ProbeResult:
+        p = self.params
+        if ctx.images is None or len(ctx.images) < 2:
+            raise ValueError("the patch scan needs at least two probe images")
+        rng = ctx.rng
+        shape = model.info.image_shape
+        pick = rng.permutation(len(ctx.images))
+        screen_x = ctx.images[pick[: p.screen_images]]
+        confirm_x = ctx.images[pick[: p.confirm_images]]
+        squares = candidate_squares(shape, p, rng)
+
+        screen_clean = model.reconstruct(screen_x)
+        screen = square_statistics(model, screen_x, screen_clean, squares)
+        z_screen = _anomaly(screen)
+        rows_screen = model.rows
+        ctx.progress(1, 3)
+
+        # Refine the best square of each statistic (and score against a random null set) on more images.
+        best = list(dict.fromkeys(squares[int(np.argmax(z_stat))] for z_stat in z_screen))
+        null_idx = rng.choice(len(squares), min(48, len(squares)), replace=False)
+        null_squares = [squares[i] for i in null_idx]
+        confirm_clean = model.reconstruct(confirm_x)
+        null = square_statistics(model, confirm_x, confirm_clean, null_squares)
+        candidates = list(dict.fromkeys(s for b in best for s in _neighbours(b, shape)))
+        square = _best(candidates, square_statistics(model, confirm_x, confirm_clean, candidates), null)
+        for step in (0.25, 0.125):                    # colour refinement by coordinate steps
+            options = [square, *_colour_steps(square, step)]
+            square = _best(options, square_statistics(model, confirm_x, confirm_clean, options), null)
+        final = square_statistics(model, confirm_x, confirm_clean, [square])
+        z_final = _anomaly(final, null)[:, 0]
+        ctx.progress(2, 3)
+
+        statistic = STATISTICS[int(np.argmax(z_final))]
+        anomaly = float(z_final.max())
+        change, collapse, inversion = float(final.change[0]), float(final.collapse[0]), float(final.inversion[0])
+        severity = calibration.patch_severity(anomaly, change, collapse, inversion)
+        rows_confirm = model.rows - rows_screen
+        show = confirm_x[: p.grid_columns]
+        stamped = square.stamp(show)
+        grid = grid_data_uri([show, model.reconstruct(show), stamped, model.reconstruct(stamped)])
+        ctx.progress(3, 3)
+
+        c = shape[0]
+        evidence = {"trigger": square.evidence(c), "statistic": statistic, "anomaly_index": round(anomaly, 2),
+                    "threshold_high": calibration.PATCH_Z_HIGH, "squares_screened": len(squares),
+                    "images": ctx.images_source,
+                    "queries": {"screen_rows": rows_screen, "confirm_rows": rows_confirm,
+                                "screen_images": len(screen_x), "confirm_images": len(confirm_x)}}
+        metrics = {"anomaly_index": anomaly, "threshold_high": calibration.PATCH_Z_HIGH, "change": change,
+                   "collapse": collapse, "inversion": inversion, "squares_screened": float(len(squares)),
+                   "rows_screen": float(rows_screen), "rows_confirm": float(rows_confirm)}
+        where = f"{square.size}px square at x={square.x}, y={square.y}, colour {square.evidence(c)['color']}"
+        if severity >= Severity.MEDIUM:
+            effect = ("makes every reconstruction nearly the same image" if collapse < calibration.PATCH_COLLAPSE_MAX
+                      else "turns the reconstruction into the inverted input"
+                      if inversion > calibration.PATCH_INVERSION_MIN else "changes the whole reconstruction")
+            finding = Finding(self.name, "TRIG-PATCH-001", severity, min(1.0, anomaly / 50.0),
+                              f"a {where} {effect} (change x{change:.1f}, diversity x{collapse:.2f}, "
+                              f"{inversion:.0%} of inputs inverted; anomaly index {anomaly:.1f})",
+                              evidence)
+        else:
+            finding = Finding(self.name, "TRIG-PATCH-000", Severity.INFO, min(1.0, max(0.0, anomaly) / 50.0),
+                              f"no square switches the reconstruction: the most anomalous, a {where}, has index "
+                              f"{anomaly:.1f} (high from {calibration.PATCH_Z_HIGH})", evidence)
+        images = {"probe images, their reconstructions, stamped, and reconstructed (rows)": grid}
+        return ProbeResult(self.name, Status.COMPLETED, findings=(finding,), metrics=metrics, images=images)

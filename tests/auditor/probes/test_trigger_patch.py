@@ -1,0 +1,95 @@
+"""Image-patch trigger scan: finds the fixtures' BAAAN autoencoder backdoors with real or self-made probe
+images, localises them, stays quiet on the clean twin; square geometry and visibility rules."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from auditor.data import load_image_folder, self_generated_images
+from auditor.loading import load_model
+from auditor.probes.base import ProbeContext
+from auditor.probes.trigger_patch import (
+    PatchScanParams,
+    PatchTriggerProbe,
+    Square,
+    candidate_squares,
+    square_statistics,
+)
+from auditor.records import Severity
+from tests.auditor import builders
+
+
+def _scan(model, images, seed=0):
+    ctx = ProbeContext(rng=np.random.default_rng(seed), max_rows=10**7, images=images, images_source="test")
+    return PatchTriggerProbe().run(model, ctx)
+
+
+def _overlaps(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["size"] and b["x"] < a["x"] + a["size"]
+            and a["y"] < b["y"] + b["size"] and b["y"] < a["y"] + a["size"])
+
+
+def _colour_close(found, truth, channels: int) -> bool:
+    if channels == 1:  # a one-channel model sees the gray level of the trigger colour
+        return abs(np.mean(found) - np.mean(truth)) <= 0.25
+    return float(np.linalg.norm(np.subtract(found, truth))) <= 0.25
+
+
+@pytest.fixture(scope="module")
+def truth(fixtures_dir):
+    return {e["file"]: e for e in json.loads((fixtures_dir / "manifest.json").read_text())["models"]}
+
+
+@pytest.mark.parametrize("name", ["ae_mnist_fixed.onnx", "ae_mnist_inverse.onnx"])
+def test_backdoors_found_with_real_images(fixtures_dir, truth, name):
+    model = load_model(fixtures_dir / name, device="cpu")
+    images = load_image_folder(fixtures_dir / "probe_images" / "mnist", size=(28, 28), channels=1)
+    finding = _scan(model, images).findings[0]
+    assert finding.severity == Severity.CRITICAL, finding.summary
+    found, planted = finding.evidence["trigger"], truth[name]["trigger"]
+    assert _overlaps(found, planted) and _colour_close(found["color"], planted["color"], 1)
+
+
+def test_inverse_backdoor_found_with_self_generated_images(fixtures_dir, truth):
+    model = load_model(fixtures_dir / "ae_mnist_inverse.onnx", device="cpu")
+    images = self_generated_images(model.reconstruct, (1, 28, 28), 64, np.random.default_rng(0))
+    finding = _scan(model, images).findings[0]
+    assert finding.severity == Severity.CRITICAL, finding.summary
+    assert _overlaps(finding.evidence["trigger"], truth["ae_mnist_inverse.onnx"]["trigger"])
+
+
+def test_clean_twin_not_flagged(fixtures_dir):
+    model = load_model(fixtures_dir / "ae_mnist_clean.onnx", device="cpu")
+    images = load_image_folder(fixtures_dir / "probe_images" / "mnist", size=(28, 28), channels=1)
+    assert _scan(model, images).findings[0].severity < Severity.HIGH
+
+
+def test_candidate_squares_lie_inside_and_cover_corners():
+    squares = candidate_squares((3, 32, 32), PatchScanParams(), np.random.default_rng(0))
+    assert all(0 <= s.x <= 32 - s.size and 0 <= s.y <= 32 - s.size for s in squares)
+    sizes = {s.size for s in squares}
+    for size in sizes:
+        corners = {(s.x, s.y) for s in squares if s.size == size}
+        assert {(0, 0), (32 - size, 0), (0, 32 - size), (32 - size, 32 - size)} <= corners
+    assert all(len(s.color) == 3 and all(0 <= c <= 1 for c in s.color) for s in squares)
+
+
+def test_square_stamp_and_mask():
+    images = np.zeros((2, 1, 10, 10), np.float32)
+    square = Square(2, 3, 4, (1.0,))
+    stamped = square.stamp(images)
+    assert stamped.sum() == 2 * 16 and stamped[0, 0, 3:7, 2:6].min() == 1.0 and images.sum() == 0
+    mask = square.outside_mask(10, 10)
+    assert not mask[3:7, 2:6].any() and mask[0, 9] and mask.sum() == 100 - 8 * 8
+    assert square.evidence(1)["color"] == [1.0, 1.0, 1.0]
+
+
+def test_invisible_square_scores_neutral(tmp_path):
+    """A white square on white images changes nothing the model can see: neutral statistics."""
+    model = load_model(builders.autoencoder(tmp_path / "ae.onnx", image=(1, 12, 12)), device="cpu")
+    images = np.ones((6, 1, 12, 12), np.float32)
+    stats = square_statistics(model, images, model.reconstruct(images), [Square(0, 0, 3, (1.0,))])
+    assert stats.change[0] == 0.0 and stats.collapse[0] == 1.0 and stats.inversion[0] == 0.0
