@@ -1,4 +1,24 @@
-"""Detection thresholds of the trigger scans, and how they were set (PROVISIONAL: being calibrated)."""
+"""Detection thresholds of the trigger scans, and how they were set.
+
+PROVISIONAL (2026-11-22): set from the fixtures' clean models only; the independent check on a varied zoo
+(`trainer zoo`, `bench/trigger_scan.py`) is the open part of the trigger-scan issue.
+
+Noise-dimension scan (``trigger.latent``). Anomaly index = the largest robust z of log-jump or -log-collapse over
+units and values. Measured on the ten clean fixture generators/decoders (gan_mnist_clean, the nine seed-003
+VAE/DAE/beta-TCVAE decoders), 32 latents: largest index 7.7 (vae_mnist_tcvae_beta10, collapse), then 7.0
+(vae_mnist_kld_vae, jump); the GAN 3.9. HIGH from 12 (1.5 x the largest clean index). The planted fixed-image
+trigger of gan_mnist_fixed scores 95-99. CRITICAL additionally needs collapse < 0.1: the outputs of the
+triggered population are ten times less diverse than clean ones, i.e. one image whatever the other coordinates.
+MAD floors (0.1 in log-jump, 0.05 in log-collapse, i.e. 10% and 5% relative spread) keep decoders whose units are
+mostly inactive (beta-TCVAE at beta 10: MAD near 0) from turning noise into z-scores of 50.
+
+Patch scan (``trigger.patch``). Severity rests on an absolute switch, confirmed as specific to one square by the
+anomaly index: collapse < 0.2 (a fixed-image target measured 0.001-0.07 on the fixtures; clean twins never below
+0.38 over all squares tried, self-made probe images included) or inversion >= 0.5 (share of inputs whose
+reconstruction is closer to the inverted input: inverse targets measured 0.95-1.00, clean twins 0.00), with an
+anomaly index >= 10 (clean twins: 2.0-5.2 with real probe images, up to 16 with self-made ones, which is why the
+index alone never decides).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +28,7 @@ from auditor.records import Severity
 
 # MAD floors of the robust z-scores, in the log units of each statistic.
 LATENT_MAD_FLOOR = {"jump": 0.1, "collapse": 0.05}
-LATENT_Z_HIGH = 10.0
+LATENT_Z_HIGH = 12.0
 
 
 def latent_severity(anomaly_index: float, collapse: float, jump: float) -> Severity:

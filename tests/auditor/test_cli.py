@@ -38,8 +38,16 @@ def test_static_risk_exits_1_and_writes_json(runner, tmp_path):
 def test_fail_on_critical_lets_high_pass(runner, tmp_path):
     """With --fail-on critical a high static finding no longer fails the gate: exit 0."""
     result = _scan(runner, builders.wired_backdoor_generator(tmp_path / "w.onnx"), "--fail-on", "critical",
-                   "--preset", "quick")
+                   "--preset", "quick", "--probes", "robustness.latent_pgd")
     assert result.exit_code == 0, result.output
+
+
+def test_wired_backdoor_is_critical_behaviourally(runner, tmp_path):
+    """The same graph under the trigger scan: its switch is found by behaviour, critical, so even
+    --fail-on critical fails the gate."""
+    result = _scan(runner, builders.wired_backdoor_generator(tmp_path / "w.onnx"), "--fail-on", "critical",
+                   "--probes", "trigger.latent")
+    assert result.exit_code == 1 and "TRIG-LATENT-001" in result.output, result.output
 
 
 def test_no_applicable_probe_exits_4(runner, tmp_path):
@@ -137,8 +145,10 @@ def test_data_folder_is_used_for_autoencoders(runner, tmp_path):
     images.mkdir()
     for i in range(3):
         Image.fromarray(np.full((20, 20), 40 * i, dtype=np.uint8)).save(images / f"{i}.png")
-    result = _scan(runner, builders.autoencoder(tmp_path / "a.onnx"), "--data", images)
-    assert result.exit_code == 4, result.output
+    result = _scan(runner, builders.autoencoder(tmp_path / "a.onnx"), "--data", images, "--format", "json")
+    assert result.exit_code == 0, result.output
+    patch = next(r for r in json.loads(result.output)["results"] if r["probe"] == "trigger.patch")
+    assert patch["status"] == "completed" and "--data" in patch["findings"][0]["evidence"]["images"]
 
 
 def test_folder_scan_aggregates_and_exits_worst(runner, tmp_path):
