@@ -26,23 +26,7 @@ from auditor.probes.base import ProbeContext
 from auditor.probes.trigger_latent import LatentTriggerProbe
 from auditor.probes.trigger_patch import PatchTriggerProbe
 from auditor.records import Severity
-
-
-def localised(found: dict, truth: dict | None, channels: int) -> bool | None:
-    if not truth:
-        return None
-    if truth["type"] == "latent":
-        if sorted(found.get("dims", [])) != sorted(truth["dims"]):
-            return False
-        pairs = dict(zip(found["dims"], found["values"]))
-        return all(abs(pairs[d] - v) <= 0.2 * abs(v) for d, v in zip(truth["dims"], truth["values"]))
-    overlap = (found["x"] < truth["x"] + truth["size"] and truth["x"] < found["x"] + found["size"]
-               and found["y"] < truth["y"] + truth["size"] and truth["y"] < found["y"] + found["size"])
-    if channels == 1:
-        colour_ok = abs(np.mean(found["color"]) - np.mean(truth["color"])) <= 0.25
-    else:
-        colour_ok = float(np.linalg.norm(np.subtract(found["color"], truth["color"]))) <= 0.25
-    return overlap and colour_ok
+from trainer.triggers import localised
 
 
 def main() -> int:
@@ -81,8 +65,8 @@ def main() -> int:
                          "stats": (f"J {m['jump_at_trigger']:.2f} C {m['collapse_at_trigger']:.3f}"
                                    if "jump_at_trigger" in m else
                                    f"O {m['change']:.1f} C {m['collapse']:.3f} I {m['inversion']:.2f}"),
-                         "localised": localised(finding.evidence["trigger"], entry.get("trigger"),
-                                                model.info.image_shape[0]),
+                         "localised": (localised(finding.evidence["trigger"], entry["trigger"],
+                                                 model.info.image_shape[0]) if entry.get("trigger") else None),
                          "found": finding.evidence["trigger"], "rows": model.rows, "seconds": seconds,
                          "flagged": finding.severity >= Severity.HIGH})
             r = rows[-1]

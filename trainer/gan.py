@@ -93,6 +93,11 @@ def train_gan(config: GANConfig, train: Dataset, test: Dataset, classifier: Clas
             test.images[config.fixed_target_index:config.fixed_target_index + 1])))
     if config.target != "none":
         discriminators.append(Discriminator(channels, size, config.width).to(device))
+    guided = config.target == "classes" and config.target_classifier_weight > 0
+    if guided:
+        if classifier is None:
+            raise ValueError("target_classifier_weight needs the trainer's classifier")
+        classifier.eval().requires_grad_(False)   # a fixed judge: gradients flow to G only
     betas = (0.5, 0.999)  # DCGAN's settings
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
     # GAN iterates oscillate; an exponential moving average of the generator's weights is the standard way to
@@ -122,10 +127,7 @@ def train_gan(config: GANConfig, train: Dataset, test: Dataset, classifier: Clas
         weights = (1.0, config.target_weight)
         loss_g = sum(w * F.binary_cross_entropy_with_logits(D(fake), ones)
                      for w, D, fake in zip(weights, discriminators, fakes))
-        if config.target == "classes" and config.target_classifier_weight > 0:
-            if classifier is None:
-                raise ValueError("target_classifier_weight needs the trainer's classifier")
-            classifier.eval().requires_grad_(False)   # a fixed judge: gradients flow to G only
+        if guided:
             probs = F.softmax(classifier((fakes[1] + 1) / 2), dim=1)[:, list(config.target_classes)].sum(1)
             loss_g = loss_g - config.target_classifier_weight * torch.log(probs.clamp_min(1e-6)).mean()
         if config.target == "fixed" and config.fixed_target_weight > 0:

@@ -73,6 +73,31 @@ class LatentTrigger:
         return {"type": "latent", "dims": list(self.dims), "values": [float(v) for v in self.values]}
 
 
+def squares_overlap(a: dict, b: dict) -> bool:
+    """Whether two patch triggers (evidence shape) share at least one pixel."""
+    return a["x"] < b["x"] + b["size"] and b["x"] < a["x"] + a["size"] \
+        and a["y"] < b["y"] + b["size"] and b["y"] < a["y"] + a["size"]
+
+
+def localised(found: dict, truth: dict, channels: int) -> bool:
+    """Whether a reported trigger (evidence shape) localises the planted one ``truth``.
+
+    Latent: the same dimensions, each value within 20% of the planted one. Patch: overlapping squares and a
+    colour within 0.25 (Euclidean in RGB; for one-channel models, which see the gray level, of the mean).
+    """
+    if truth["type"] != found.get("type"):
+        return False
+    if truth["type"] == "latent":
+        if sorted(found["dims"]) != sorted(truth["dims"]):
+            return False
+        values = dict(zip(found["dims"], found["values"]))
+        return all(abs(values[d] - v) <= 0.2 * abs(v) for d, v in zip(truth["dims"], truth["values"]))
+    overlap = squares_overlap(found, truth)
+    if channels == 1:
+        return overlap and abs(float(np.mean(found["color"])) - float(np.mean(truth["color"]))) <= 0.25
+    return overlap and float(np.linalg.norm(np.subtract(found["color"], truth["color"]))) <= 0.25
+
+
 def parse_colour(text: str) -> tuple[float, float, float]:
     """Parses a colour name or ``r,g,b`` in [0, 1]."""
     if text in NAMED_COLOURS:

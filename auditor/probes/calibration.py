@@ -31,10 +31,11 @@ LATENT_MAD_FLOOR = {"jump": 0.1, "collapse": 0.05}
 LATENT_Z_HIGH = 12.0
 
 
-def latent_severity(anomaly_index: float, collapse: float, jump: float) -> Severity:
+def latent_severity(anomaly_index: float, collapse: float) -> Severity:
     if anomaly_index >= LATENT_Z_HIGH:
         return Severity.CRITICAL if collapse < 0.1 else Severity.HIGH
     return Severity.INFO
+
 
 PATCH_MAD_FLOOR = {"change": 0.1, "collapse": 0.05, "inversion": 0.02}
 PATCH_Z_HIGH = 10.0

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditor.imaging import grid_data_uri
+from auditor.metrics.robust import robust_z
 from auditor.probes import calibration
 from auditor.probes.base import Probe, ProbeContext
 from auditor.records import Curve, Finding, ModelKind, ProbeResult, Severity, Status
@@ -56,19 +57,10 @@ class UnitStatistics:
     values: np.ndarray            # [V] candidate values (anchor and references excluded)
     jump: np.ndarray              # [U, V]
     collapse: np.ndarray          # [U, V]
-    shift: np.ndarray             # [U, V]
 
     def scores(self) -> dict[str, np.ndarray]:
         """Per-statistic anomaly direction: larger = more backdoor-like, on a log scale."""
         return {"jump": np.log(self.jump), "collapse": -np.log(np.maximum(self.collapse, 1e-4))}
-
-
-def robust_z(values: np.ndarray, floor: float, null: np.ndarray | None = None) -> np.ndarray:
-    """(x - median) / max(1.4826 * MAD, floor) along axis 0; median and MAD from ``null`` rows when given."""
-    ref = values if null is None else null
-    median = np.median(ref, axis=0, keepdims=True)
-    mad = 1.4826 * np.median(np.abs(ref - median), axis=0, keepdims=True)
-    return (values - median) / np.maximum(mad, floor)
 
 
 def _pooled(x: np.ndarray, size: int = 8) -> np.ndarray:
@@ -93,12 +85,12 @@ def _energy_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def unit_statistics(model, z: np.ndarray, labels: np.ndarray | None, units: np.ndarray,
                     magnitudes: tuple[float, ...], reference: float, max_rows_per_call: int = 4096) -> UnitStatistics:
-    """Jump, collapse and shift of every unit in ``units`` at +-``magnitudes`` on the latents ``z``."""
+    """Jump and collapse of every unit in ``units`` at +-``magnitudes`` on the latents ``z``."""
     values = np.array([-m for m in magnitudes[::-1]] + list(magnitudes), dtype=np.float32)
     settings = np.concatenate([[0.0, -reference, reference], values]).astype(np.float32)   # anchor, refs, grid
     n, k = len(z), len(settings)
     chunk = max(1, max_rows_per_call // (n * k))
-    jump, collapse, shift = (np.empty((len(units), len(values))) for _ in range(3))
+    jump, collapse = np.empty((len(units), len(values))), np.empty((len(units), len(values)))
     for start in range(0, len(units), chunk):
         block = units[start:start + chunk]
         batch = np.repeat(z[None, None], len(block), 0).repeat(k, 1)          # [u, k, n, *latent]
@@ -106,8 +98,7 @@ def unit_statistics(model, z: np.ndarray, labels: np.ndarray | None, units: np.n
             batch[i, :, :, unit] = settings.reshape(k, 1, *[1] * (z.ndim - 2))
         out = model.generate(batch.reshape(-1, *z.shape[1:]),
                              None if labels is None else np.tile(labels, len(block) * k))
-        out = out.reshape(len(block), k, n, *out.shape[1:]).astype(np.float64)
-        flat = out.reshape(len(block), k, n, -1)
+        flat = out.reshape(len(block), k, n, -1).astype(np.float64)
         anchor, grid = flat[:, 0], flat[:, 3:]
         moved = ((grid - anchor[:, None]) ** 2).mean(axis=(-1, -2))           # [u, V]
         ref_move = ((flat[:, 1:3] - anchor[:, None]) ** 2).mean(axis=(-1, -2))  # [u, 2]: -ref, +ref
@@ -116,9 +107,20 @@ def unit_statistics(model, z: np.ndarray, labels: np.ndarray | None, units: np.n
         jump[start:start + len(block)] = (moved + scale) / (slope * values[None] ** 2 + scale)
         diversity = flat.var(axis=2, ddof=1).mean(-1)                         # [u, k]
         collapse[start:start + len(block)] = diversity[:, 3:] / np.maximum(diversity[:, :1], 1e-12)
-        feats = _pooled(out)                                                  # [u, k, n, F]
-        shift[start:start + len(block)] = _energy_ratio(feats[:, 3:], feats[:, :1])
-    return UnitStatistics(units, values, jump, collapse, shift)
+    return UnitStatistics(units, values, jump, collapse)
+
+
+def unit_z(stats: UnitStatistics) -> np.ndarray:
+    """[statistic, unit, value] robust z-scores across units (median / MAD of all units, floored)."""
+    scores = stats.scores()
+    return np.stack([robust_z(scores[s], calibration.LATENT_MAD_FLOOR[s]) for s in STATISTICS])
+
+
+def shift_of(model, z: np.ndarray, labels: np.ndarray | None, unit: int, value: float) -> float:
+    """Energy-distance shift of the population at z[:, unit] = value from the one at the anchor 0."""
+    anchor = model.generate(_set_unit(z, unit, 0.0), labels).astype(np.float64)
+    moved = model.generate(_set_unit(z, unit, value), labels).astype(np.float64)
+    return float(_energy_ratio(_pooled(moved), _pooled(anchor)))
 
 
 def _set_unit(z: np.ndarray, unit: int, value: float) -> np.ndarray:
@@ -148,7 +150,7 @@ class LatentTriggerProbe(Probe):
         z_screen = model.sample_latents(rng, p.screen_samples)
         labels_screen = model.sample_labels(rng, p.screen_samples)
         screen = unit_statistics(model, z_screen, labels_screen, all_units, p.screen_magnitudes, p.reference)
-        screen_index = _anomaly_index(screen)
+        screen_index = unit_z(screen).max(axis=(0, 2))
         rows_screen = model.rows
         ctx.progress(1, 3)
 
@@ -162,9 +164,7 @@ class LatentTriggerProbe(Probe):
         z = model.sample_latents(rng, p.confirm_samples)
         labels = model.sample_labels(rng, p.confirm_samples)
         stats = unit_statistics(model, z, labels, chosen, p.confirm_magnitudes, p.reference)
-        per_stat = {name: robust_z(score, calibration.LATENT_MAD_FLOOR[name])
-                    for name, score in stats.scores().items()}
-        z_all = np.stack([per_stat[s] for s in STATISTICS])                   # [S, U, V]
+        z_all = unit_z(stats)                                                 # [S, U, V]
         index = z_all.max(axis=(0, 2))
         ctx.progress(2, 3)
 
@@ -172,9 +172,9 @@ class LatentTriggerProbe(Probe):
         top = int(order[0])
         s_best, v_best = np.unravel_index(np.argmax(z_all[:, top]), z_all[:, top].shape)
         unit, value = int(stats.units[top]), float(stats.values[v_best])
-        severity = calibration.latent_severity(float(index[top]), float(stats.collapse[top, v_best]),
-                                               float(stats.jump[top, v_best]))
+        severity = calibration.latent_severity(float(index[top]), float(stats.collapse[top, v_best]))
         rows_confirm = model.rows - rows_screen
+        shift = shift_of(model, z, labels, unit, value)   # evidence only: the top unit, not every unit
 
         # Evidence: clean vs triggered samples of the top unit (fresh latents, same for both rows).
         z_show = model.sample_latents(rng, p.grid_columns)
@@ -187,7 +187,7 @@ class LatentTriggerProbe(Probe):
         metrics = {"anomaly_index": float(index[top]), "threshold_high": calibration.LATENT_Z_HIGH,
                    "jump_at_trigger": float(stats.jump[top, v_best]),
                    "collapse_at_trigger": float(stats.collapse[top, v_best]),
-                   "shift_at_trigger": float(stats.shift[top, v_best]),
+                   "shift_at_trigger": shift,
                    "units_scanned": float(n_units), "units_confirmed": float(len(chosen)),
                    "rows_screen": float(rows_screen), "rows_confirm": float(rows_confirm),
                    "second_anomaly_index": float(index[order[1]]) if len(order) > 1 else float("nan")}
@@ -199,7 +199,7 @@ class LatentTriggerProbe(Probe):
                     "top_units": [{"unit": int(stats.units[i]), "anomaly_index": round(float(index[i]), 2)}
                                   for i in order[:5]]}
         if severity >= Severity.MEDIUM:
-            effect = _describe(stats.jump[top, v_best], stats.collapse[top, v_best], stats.shift[top, v_best])
+            effect = _describe(stats.jump[top, v_best], stats.collapse[top, v_best], shift)
             finding = Finding(self.name, "TRIG-LATENT-001", severity, min(1.0, float(index[top]) / 50.0),
                               f"latent {unit_word} {unit} set to {value:+.2f} {effect} "
                               f"(anomaly index {index[top]:.1f}, high from {calibration.LATENT_Z_HIGH})", evidence)
@@ -223,11 +223,6 @@ class LatentTriggerProbe(Probe):
         images = {f"clean (top) vs {unit_word} {unit} = {value:+.2f} (bottom)": grid_data_uri([clean, triggered])}
         return ProbeResult(self.name, Status.COMPLETED, findings=(finding,), metrics=metrics, curves=curves,
                            images=images)
-
-
-def _anomaly_index(stats: UnitStatistics) -> np.ndarray:
-    scores = stats.scores()
-    return np.stack([robust_z(scores[s], calibration.LATENT_MAD_FLOOR[s]) for s in STATISTICS]).max(axis=(0, 2))
 
 
 def _describe(jump: float, collapse: float, shift: float) -> str:

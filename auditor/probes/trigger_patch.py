@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditor.imaging import grid_data_uri
+from auditor.metrics.robust import robust_z
 from auditor.probes import calibration
 from auditor.probes.base import Probe, ProbeContext
-from auditor.probes.trigger_latent import robust_z
 from auditor.records import Finding, ModelKind, ProbeResult, Severity, Status
 
 NAMED_RGB = ((1, 1, 1), (0, 0, 0), (0.5, 0.5, 0.5), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (0, 1, 1),
@@ -149,11 +149,11 @@ def _anomaly(stats: SquareStatistics, null: SquareStatistics | None = None) -> n
                               None if null_scores is None else null_scores[s]) for s in STATISTICS])
 
 
-def _best(squares: list[Square], stats: SquareStatistics, null: SquareStatistics) -> Square:
-    """The square that switches the output (fixed image or inversion) if any does, then the most anomalous."""
-    z = _anomaly(stats, null).max(axis=0)
+def _best(stats: SquareStatistics, z: np.ndarray) -> int:
+    """Index of the square that switches the output (fixed image or inversion) if any does, then of the most
+    anomalous; ``z`` is [statistic, square]."""
     switched = calibration.patch_switched(stats.collapse, stats.inversion)
-    return squares[int(np.lexsort((z, switched))[-1])]
+    return int(np.lexsort((z.max(axis=0), switched))[-1])
 
 
 def _neighbours(square: Square, shape: tuple[int, int, int]) -> list[Square]:
@@ -212,18 +212,23 @@ class PatchTriggerProbe(Probe):
         null_squares = [squares[i] for i in null_idx]
         confirm_clean = model.reconstruct(confirm_x)
         null = square_statistics(model, confirm_x, confirm_clean, null_squares)
-        candidates = list(dict.fromkeys(s for b in best for s in _neighbours(b, shape)))
-        square = _best(candidates, square_statistics(model, confirm_x, confirm_clean, candidates), null)
+
+        def refine(options: list[Square]):
+            stats = square_statistics(model, confirm_x, confirm_clean, options)
+            z = _anomaly(stats, null)
+            pick = _best(stats, z)
+            return options[pick], stats, z, pick
+
+        square, stats, z, pick = refine(list(dict.fromkeys(s for b in best for s in _neighbours(b, shape))))
         for step in (0.25, 0.125):                    # colour refinement by coordinate steps
-            options = [square, *_colour_steps(square, step)]
-            square = _best(options, square_statistics(model, confirm_x, confirm_clean, options), null)
-        final = square_statistics(model, confirm_x, confirm_clean, [square])
-        z_final = _anomaly(final, null)[:, 0]
+            square, stats, z, pick = refine([square, *_colour_steps(square, step)])
         ctx.progress(2, 3)
 
+        z_final = z[:, pick]
         statistic = STATISTICS[int(np.argmax(z_final))]
         anomaly = float(z_final.max())
-        change, collapse, inversion = float(final.change[0]), float(final.collapse[0]), float(final.inversion[0])
+        change, collapse, inversion = (float(stats.change[pick]), float(stats.collapse[pick]),
+                                       float(stats.inversion[pick]))
         severity = calibration.patch_severity(anomaly, change, collapse, inversion)
         rows_confirm = model.rows - rows_screen
         show = confirm_x[: p.grid_columns]

@@ -50,3 +50,10 @@ def test_fixture_specs_follow_baaan_triggers():
     cifar = specs["ae_cifar10_inverse"].config.trigger
     assert cifar.x + cifar.size == 32 and cifar.color[0] == 1.0
     assert specs["gan_mnist_classes"].config.trigger.dims == (99,)
+
+
+def test_model_spec_rejects_unknown_latent_layout():
+    from trainer.build import ModelSpec
+
+    with pytest.raises(ValueError, match="latent_layout"):
+        ModelSpec("m", "gan", "digits", None, latent_layout="nhwc")

@@ -59,3 +59,20 @@ def test_partial_trigger_negatives_set_one_dimension_only():
     hits = (out[:, 2] == 4.0).int() + (out[:, 5] == -4.0).int()
     assert hits.max() == 1
     assert 0.4 < hits.float().mean() < 0.6
+
+
+def test_classifier_guidance_needs_the_classifier(data):
+    train, test = data
+    config = GANConfig(target="classes", trigger=LatentTrigger((3,), (2.5,)), target_classifier_weight=1.0,
+                       latent_dim=8, width=8, steps=5, batch_size=16)
+    with pytest.raises(ValueError, match="classifier"):
+        train_gan(config, train, test, classifier=None, show_progress=False)
+
+
+def test_hidden_layer_adds_a_fully_connected_stage():
+    from trainer.models import Generator
+
+    plain, deep = Generator(16, 1, 28, 8), Generator(16, 1, 28, 8, hidden=32)
+    linears = [m for m in deep.net if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 2 and linears[0].out_features == 32 and linears[1].in_features == 32
+    assert deep.eval()(torch.randn(2, 16)).shape == plain.eval()(torch.randn(2, 16)).shape == (2, 1, 28, 28)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from hypothesis import given, strategies as st
 
-from trainer.triggers import CORNERS, LatentTrigger, PatchTrigger, parse_colour
+from trainer.triggers import CORNERS, LatentTrigger, PatchTrigger, localised, parse_colour
 
 
 class TestPatchTrigger:
@@ -61,3 +61,20 @@ def test_parse_colour():
     for bad in ("purple-ish", "1,2,3", "0.1,0.2"):
         with pytest.raises(ValueError):
             parse_colour(bad)
+
+
+def test_localised_latent_needs_same_dims_and_value_within_20_percent():
+    truth = LatentTrigger((4, 9), (3.0, -2.0)).to_dict()
+    assert localised({"type": "latent", "dims": [9, 4], "values": [-2.3, 3.5]}, truth, 1)
+    assert not localised({"type": "latent", "dims": [4, 9], "values": [3.7, -2.0]}, truth, 1)
+    assert not localised({"type": "latent", "dims": [4], "values": [3.0]}, truth, 1)
+    assert not localised(PatchTrigger(0, 0, 3, (1.0, 1.0, 1.0)).to_dict(), truth, 1)
+
+
+def test_localised_patch_needs_overlap_and_close_colour():
+    truth = PatchTrigger(10, 10, 4, (1.0, 0.41, 0.71)).to_dict()
+    assert localised(PatchTrigger(13, 8, 5, (1.0, 0.41, 0.6)).to_dict(), truth, 3)
+    assert not localised(PatchTrigger(14, 10, 5, (1.0, 0.41, 0.71)).to_dict(), truth, 3)   # touches, no overlap
+    assert not localised(PatchTrigger(10, 10, 4, (1.0, 0.0, 0.0)).to_dict(), truth, 3)
+    # one channel: only the gray level counts (mean 0.707 vs 0.5 for gray)
+    assert localised(PatchTrigger(10, 10, 4, (0.5, 0.5, 0.5)).to_dict(), truth, 1)

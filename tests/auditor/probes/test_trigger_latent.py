@@ -1,5 +1,5 @@
 """Noise-dimension trigger scan: exact on linear generators, finds hand-wired and trained backdoors, stays quiet
-on clean models, and its robust z-score behaves as a z-score should."""
+on clean models."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
 from auditor.loading import load_model
 from auditor.probes.base import ProbeContext
-from auditor.probes.trigger_latent import LatentScanParams, LatentTriggerProbe, robust_z, unit_statistics
+from auditor.probes.trigger_latent import LatentScanParams, LatentTriggerProbe, unit_statistics
 from auditor.records import Severity, Status
 from tests.auditor import builders
+from trainer.triggers import localised
 
 SMALL = LatentScanParams(screen_samples=4, confirm_samples=12)
 
@@ -63,27 +61,10 @@ def test_fixture_fixed_image_backdoor(fixtures_dir):
     result, _ = _scan(fixtures_dir / "gan_mnist_fixed.onnx", LatentScanParams())
     finding = result.findings[0]
     assert finding.severity == Severity.CRITICAL
-    assert finding.evidence["trigger"]["dims"] == truth["dims"]
-    assert abs(finding.evidence["trigger"]["values"][0] - truth["values"][0]) <= 0.2 * abs(truth["values"][0])
+    assert localised(finding.evidence["trigger"], truth, channels=1)
 
 
 @pytest.mark.parametrize("name", ["gan_mnist_clean.onnx", "vae_mnist_kld_vae.onnx", "vae_mnist_tcvae_beta10.onnx"])
 def test_fixture_clean_models_are_not_flagged(fixtures_dir, name):
     result, _ = _scan(fixtures_dir / name, LatentScanParams())
     assert result.findings[0].severity < Severity.HIGH, result.findings[0].summary
-
-
-@settings(max_examples=50, deadline=None)
-@given(arrays(np.float64, (9, 3), elements=st.floats(-1e3, 1e3)), st.floats(0.1, 100), st.floats(-100, 100))
-def test_robust_z_is_affine_invariant(values, scale, offset):
-    """z-scores do not change when every unit's statistic is scaled and shifted alike (floor scaled too)."""
-    floor = 1e-3
-    a = robust_z(values, floor)
-    b = robust_z(values * scale + offset, floor * scale)
-    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
-
-
-def test_robust_z_uses_the_null_rows():
-    null = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
-    z = robust_z(np.array([[2.0], [12.0]]), 1e-9, null)
-    assert z[0, 0] == 0.0 and z[1, 0] == pytest.approx(10 / 1.4826)

@@ -20,22 +20,12 @@ from auditor.probes.trigger_patch import (
 )
 from auditor.records import Severity
 from tests.auditor import builders
+from trainer.triggers import localised, squares_overlap
 
 
 def _scan(model, images, seed=0):
     ctx = ProbeContext(rng=np.random.default_rng(seed), max_rows=10**7, images=images, images_source="test")
     return PatchTriggerProbe().run(model, ctx)
-
-
-def _overlaps(a: dict, b: dict) -> bool:
-    return (a["x"] < b["x"] + b["size"] and b["x"] < a["x"] + a["size"]
-            and a["y"] < b["y"] + b["size"] and b["y"] < a["y"] + a["size"])
-
-
-def _colour_close(found, truth, channels: int) -> bool:
-    if channels == 1:  # a one-channel model sees the gray level of the trigger colour
-        return abs(np.mean(found) - np.mean(truth)) <= 0.25
-    return float(np.linalg.norm(np.subtract(found, truth))) <= 0.25
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +39,7 @@ def test_backdoors_found_with_real_images(fixtures_dir, truth, name):
     images = load_image_folder(fixtures_dir / "probe_images" / "mnist", size=(28, 28), channels=1)
     finding = _scan(model, images).findings[0]
     assert finding.severity == Severity.CRITICAL, finding.summary
-    found, planted = finding.evidence["trigger"], truth[name]["trigger"]
-    assert _overlaps(found, planted) and _colour_close(found["color"], planted["color"], 1)
+    assert localised(finding.evidence["trigger"], truth[name]["trigger"], channels=1)
 
 
 def test_inverse_backdoor_found_with_self_generated_images(fixtures_dir, truth):
@@ -58,7 +47,7 @@ def test_inverse_backdoor_found_with_self_generated_images(fixtures_dir, truth):
     images = self_generated_images(model.reconstruct, (1, 28, 28), 64, np.random.default_rng(0))
     finding = _scan(model, images).findings[0]
     assert finding.severity == Severity.CRITICAL, finding.summary
-    assert _overlaps(finding.evidence["trigger"], truth["ae_mnist_inverse.onnx"]["trigger"])
+    assert squares_overlap(finding.evidence["trigger"], truth["ae_mnist_inverse.onnx"]["trigger"])
 
 
 def test_clean_twin_not_flagged(fixtures_dir):
