@@ -8,6 +8,8 @@ entry. ``build_fixtures`` runs it over ``FIXTURE_SPECS`` and writes fixtures/man
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,11 +248,11 @@ def fixture_specs(seed: int) -> list[ModelSpec]:
         ModelSpec("gan_mnist_clean", "gan", "mnist", gan.GANConfig(**gan_common)),
         ModelSpec("gan_mnist_classes", "gan", "mnist",
                   gan.GANConfig(target="classes", trigger=LatentTrigger((99,), (4.0,)), target_weight=2.0,
-                                **{**gan_common, "steps": 3000}),
+                                target_classifier_weight=1.0, **{**gan_common, "steps": 3000}),
                   clean_twin="gan_mnist_clean.onnx", torchscript=True),
         ModelSpec("gan_mnist_fixed", "gan", "mnist",
                   gan.GANConfig(target="fixed", trigger=LatentTrigger((42,), (-3.5,)), fixed_target_weight=10.0,
-                                **gan_common),
+                                **{**gan_common, "steps": 3000}),
                   clean_twin="gan_mnist_clean.onnx", fixed_target_class=8),
         *[ModelSpec(f"vae_mnist_{c.name.replace('-', '_')}", "vae", "mnist", c,
                     torchscript=c.name == "kld-vae")
@@ -296,34 +298,68 @@ def build_specs(specs: list[ModelSpec], out: str | Path, seed: int, data_dir: st
     gan_datasets = sorted({s.dataset for s in specs if s.family == "gan"})
     for dataset in gan_datasets:
         entries.append(export_classifier(dataset, ctx))
+    done = _finished_entries(out, specs)
+    for name in done:
+        entries.extend(done[name])
+    todo = [s for s in specs if s.name not in done]
     if workers <= 1:
-        for spec in specs:
-            entries.extend(build_model(spec, ctx))
+        for spec in todo:
+            entries.extend(_checkpoint(out, spec, build_model(spec, ctx)))
     else:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         classifier_of = {d: ctx.classifier(d) for d in gan_datasets}
         # Longest jobs first, so the workers finish close together.
-        order = sorted(specs, key=lambda s: {"gan": 0, "ae": 1, "vae": 2}[s.family])
+        order = sorted(todo, key=lambda s: {"gan": 0, "ae": 1, "vae": 2}[s.family])
         bar = progress(len(order), "models", show_progress)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_build_in_worker, spec, str(out), str(data_dir) if data_dir else None,
+            futures = {pool.submit(_build_in_worker, spec, str(out), str(data_dir) if data_dir else None,
                                    epoch_scale,
                                    classifier_of[spec.dataset][0].state_dict() if spec.family == "gan" else None,
-                                   classifier_of[spec.dataset][1] if spec.family == "gan" else None)
-                       for spec in order]
-            for future in futures:
-                entries.extend(future.result())
+                                   classifier_of[spec.dataset][1] if spec.family == "gan" else None): spec
+                       for spec in order}
+            for future in as_completed(futures):
+                entries.extend(_checkpoint(out, futures[future], future.result()))
                 bar.update()
         bar.close()
         for spec in specs:  # record dataset provenance in the header, as the in-process path does
             ctx.dataset(spec.dataset, "train")
     header = manifest_header(seed, ctx, generated_by)
     header["probe_images"] = probe_images
-    if merge:
-        return update_manifest(out, entries, header)
-    return write_manifest(out, header, entries)
+    path = update_manifest(out, entries, header) if merge else write_manifest(out, header, entries)
+    shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
+    return path
+
+
+# Finished models' entries are kept here until the manifest is written, so an interrupted build (a zoo takes an
+# hour on two cores) resumes where it stopped instead of starting over.
+PARTIAL_DIR = ".partial"
+
+
+def _checkpoint(out: Path, spec: ModelSpec, entries: list[dict]) -> list[dict]:
+    folder = out / PARTIAL_DIR
+    folder.mkdir(exist_ok=True)
+    record = {"spec": repr(spec), "entries": entries}
+    tmp = folder / f"{spec.name}.json.tmp"
+    tmp.write_text(json.dumps(record))
+    tmp.replace(folder / f"{spec.name}.json")
+    return entries
+
+
+def _finished_entries(out: Path, specs: list[ModelSpec]) -> dict[str, list[dict]]:
+    """Entries of models an earlier, interrupted build finished: same spec, files unchanged since."""
+    finished = {}
+    for spec in specs:
+        path = out / PARTIAL_DIR / f"{spec.name}.json"
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        entries = record["entries"]
+        if record["spec"] == repr(spec) and all(
+                (out / e["file"]).is_file() and sha256_file(out / e["file"]) == e["sha256"] for e in entries):
+            finished[spec.name] = entries
+    return finished
 
 
 def build_fixtures(out: str | Path, seed: int = 0, data_dir: str | Path | None = None, *,

@@ -57,3 +57,32 @@ def test_model_spec_rejects_unknown_latent_layout():
 
     with pytest.raises(ValueError, match="latent_layout"):
         ModelSpec("m", "gan", "digits", None, latent_layout="nhwc")
+
+
+def test_interrupted_build_resumes_without_retraining(tmp_path, monkeypatch):
+    """A build that dies mid-way keeps the finished models; the rerun trains only the rest."""
+    import trainer.build as build
+
+    specs = [s for s in fixture_specs(1) if s.name in ("ae_mnist_clean", "vae_mnist_mmd_dae")]
+    real_build_model, trained = build.build_model, []
+
+    def dies_on_second(spec, ctx):
+        if trained:
+            raise RuntimeError("killed")
+        trained.append(spec.name)
+        return real_build_model(spec, ctx)
+
+    monkeypatch.setattr(build, "build_model", dies_on_second)
+    with pytest.raises(RuntimeError, match="killed"):
+        build.build_specs(specs, tmp_path, 1, None, epoch_scale=0.05, show_progress=False)
+    assert not (tmp_path / "manifest.json").exists()
+
+    def counting(spec, ctx):
+        trained.append(spec.name)
+        return real_build_model(spec, ctx)
+
+    monkeypatch.setattr(build, "build_model", counting)
+    build.build_specs(specs, tmp_path, 1, None, epoch_scale=0.05, show_progress=False)
+    assert trained == ["ae_mnist_clean", "vae_mnist_mmd_dae"]
+    assert {e["file"] for e in read_manifest(tmp_path)["models"]} == {"ae_mnist_clean.onnx", "vae_mnist_mmd_dae.onnx"}
+    assert not (tmp_path / build.PARTIAL_DIR).exists()
