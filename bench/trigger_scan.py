@@ -12,6 +12,7 @@ Clean models' anomaly indices are what the thresholds in ``auditor/probes/calibr
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import platform
 import sys
@@ -33,6 +34,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--data", action="append", default=[], help="dataset=folder of probe images")
+    parser.add_argument("--only", default="*", help="glob over file names, e.g. 'ae_*'")
     parser.add_argument("-o", "--output", type=Path)
     args = parser.parse_args()
     data = dict(item.split("=", 1) for item in args.data)
@@ -40,7 +42,8 @@ def main() -> int:
     for folder in args.folders:
         manifest = json.loads((folder / "manifest.json").read_text())["models"]
         for entry in manifest:
-            if entry.get("format") != "onnx" or entry["kind"] not in ("generator", "decoder", "autoencoder"):
+            if entry.get("format") != "onnx" or entry["kind"] not in ("generator", "decoder", "autoencoder") \
+                    or not fnmatch.fnmatch(entry["file"], args.only):
                 continue
             model = load_model(folder / entry["file"], device="cpu")
             rng = np.random.default_rng(0)

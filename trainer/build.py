@@ -254,6 +254,12 @@ def fixture_specs(seed: int) -> list[ModelSpec]:
                   gan.GANConfig(target="fixed", trigger=LatentTrigger((42,), (-3.5,)), fixed_target_weight=10.0,
                                 **{**gan_common, "steps": 3000}),
                   clean_twin="gan_mnist_clean.onnx", fixed_target_class=8),
+        # Two in-range trigger values (inside the prior's +-2.5), each trained as harmless alone (partial
+        # negatives): the case the per-dimension grid cannot see and trigger reverse-engineering must.
+        ModelSpec("gan_mnist_pair", "gan", "mnist",
+                  gan.GANConfig(target="fixed", trigger=LatentTrigger((17, 58), (2.0, -2.2)), fixed_target_weight=10.0,
+                                **gan_common),
+                  clean_twin="gan_mnist_clean.onnx", fixed_target_class=5),
         *[ModelSpec(f"vae_mnist_{c.name.replace('-', '_')}", "vae", "mnist", c,
                     torchscript=c.name == "kld-vae")
           for c in (vae.VAEConfig(regularizer=r, deterministic=d, **vae_common)

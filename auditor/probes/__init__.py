@@ -9,8 +9,10 @@ from auditor.probes.base import Probe, ProbeContext
 from auditor.probes.latent_pgd import LatentPGDProbe
 from auditor.probes.trigger_latent import LatentTriggerProbe
 from auditor.probes.trigger_patch import PatchTriggerProbe
+from auditor.probes.trigger_reverse import LatentTriggerReverseProbe
 
-REGISTRY: tuple[type[Probe], ...] = (LatentTriggerProbe, PatchTriggerProbe, LatentPGDProbe)
+REGISTRY: tuple[type[Probe], ...] = (LatentTriggerProbe, LatentTriggerReverseProbe, PatchTriggerProbe,
+                                     LatentPGDProbe)
 
 __all__ = ["REGISTRY", "Probe", "ProbeContext", "get"]
 

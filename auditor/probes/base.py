@@ -18,6 +18,14 @@ from auditor.loading import AuditModel
 from auditor.records import ModelKind, ProbeResult
 
 
+# How much evidence a preset asks each probe to gather (latents, probe images), beside the row budget.
+SAMPLE_SCALE = {"quick": 0.5, "default": 1.0, "thorough": 2.0}
+
+
+def scaled_count(count: int, preset: str, minimum: int = 2) -> int:
+    return max(minimum, round(count * SAMPLE_SCALE[preset]))
+
+
 @dataclass(frozen=True)
 class ProbeContext:
     rng: np.random.Generator

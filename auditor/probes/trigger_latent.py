@@ -24,6 +24,7 @@ final scores. Thresholds and their derivation: ``auditor/probes/calibration.py``
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy as np
 from auditor.imaging import grid_data_uri
 from auditor.metrics.robust import robust_z
 from auditor.probes import calibration
-from auditor.probes.base import Probe, ProbeContext
+from auditor.probes.base import Probe, ProbeContext, scaled_count
 from auditor.records import Curve, Finding, ModelKind, ProbeResult, Severity, Status
 
 STATISTICS = ("jump", "collapse")            # scored; shift is reported, not scored (it grows with gain)
@@ -49,6 +50,21 @@ class LatentScanParams:
     suspects: int = 8             # units confirmed because the screen ranked them highest
     controls: int = 24            # random other units confirmed as the null
     grid_columns: int = 8
+
+    def planned_rows(self, n_units: int) -> int:
+        per_unit = 3 + 2 * len(self.screen_magnitudes), 3 + 2 * len(self.confirm_magnitudes)
+        confirmed = min(n_units, self.suspects + self.controls)
+        return n_units * per_unit[0] * self.screen_samples + confirmed * per_unit[1] * self.confirm_samples
+
+    def fitted(self, preset: str, max_rows: int, n_units: int) -> LatentScanParams:
+        """These parameters with the preset's sample counts, shrunk (never below 4 / 8 latents) to fit max_rows."""
+        p = dataclasses.replace(self, screen_samples=scaled_count(self.screen_samples, preset, 4),
+                                confirm_samples=scaled_count(self.confirm_samples, preset, 8))
+        while p.planned_rows(n_units) > max_rows and p.confirm_samples > 8:
+            p = dataclasses.replace(p, confirm_samples=max(8, p.confirm_samples // 2))
+        while p.planned_rows(n_units) > max_rows and p.screen_samples > 4:
+            p = dataclasses.replace(p, screen_samples=max(4, p.screen_samples // 2))
+        return p
 
 
 @dataclass
@@ -139,10 +155,10 @@ class LatentTriggerProbe(Probe):
         self.params = params or LatentScanParams()
 
     def run(self, model, ctx: ProbeContext) -> ProbeResult:
-        p = self.params
         rng = ctx.rng
         latent_shape = model.info.latent_shape
         n_units = latent_shape[0]
+        p = self.params.fitted(ctx.preset, ctx.max_rows, n_units)
         spatial = len(latent_shape) == 3 and latent_shape[1] * latent_shape[2] > 1
         all_units = np.arange(n_units)
 

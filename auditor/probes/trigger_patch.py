@@ -14,12 +14,14 @@ its neighbourhood; a backdoor changes the whole image):
   faithful autoencoder sits at 0; an inverse target at 1).
 
 Each becomes a robust z-score across all squares tried (median / MAD with a floor). The square with the largest
-anomaly index is then refined (position +-1-2 px, size +-1, colour steps) on more images. Severity needs both a
-large z and an effect a person would call a switch (thresholds in ``auditor.probes.calibration``).
+anomaly index is then refined on more images: position +-1-2 px and size +-1, then, for a square that switches
+the output, its colour (``plateau_colour``). Severity needs both a large z and an effect a person would call a
+switch (thresholds in ``auditor.probes.calibration``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +29,7 @@ import numpy as np
 from auditor.imaging import grid_data_uri
 from auditor.metrics.robust import robust_z
 from auditor.probes import calibration
-from auditor.probes.base import Probe, ProbeContext
+from auditor.probes.base import Probe, ProbeContext, scaled_count
 from auditor.records import Finding, ModelKind, ProbeResult, Severity, Status
 
 NAMED_RGB = ((1, 1, 1), (0, 0, 0), (0.5, 0.5, 0.5), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (0, 1, 1),
@@ -36,6 +38,7 @@ GRAY_LEVELS = tuple(i / 6 for i in range(7))      # max distance to any gray lev
 STATISTICS = ("change", "collapse", "inversion")
 VISIBLE = 0.2                                       # mean |square colour - what it covers|
 MIN_VISIBLE = 3                                     # images a square must be visible on to be scored
+NULL_SQUARES = 48                                   # random squares re-scored on the confirm images as the null
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class PatchScanParams:
     screen_images: int = 8
     confirm_images: int = 24
     grid_columns: int = 8
+    colour_levels: int = 5          # per channel, coarse colour lattice of a switching square (5^3 = 125 for RGB)
+    colour_fine_half_width: float = 0.125
 
 
 def _positions(side: int, size: int) -> list[int]:
@@ -170,14 +175,40 @@ def _neighbours(square: Square, shape: tuple[int, int, int]) -> list[Square]:
     return out
 
 
-def _colour_steps(square: Square, step: float) -> list[Square]:
-    out = []
+def _colour_lattice(square: Square, centre: tuple[float, ...] | None, half_width: float, levels: int) -> list[Square]:
+    """The square in every colour of a lattice: ``levels`` values per channel spanning centre +- half_width
+    (those outside [0, 1] dropped); the whole cube when ``centre`` is None."""
+    axes = []
     for ch in range(len(square.color)):
-        for sign in (-1, 1):
-            col = list(square.color)
-            col[ch] = float(np.clip(col[ch] + sign * step, 0.0, 1.0))
-            out.append(Square(square.x, square.y, square.size, tuple(col)))
-    return out
+        values = np.linspace(0.0, 1.0, levels) if centre is None else \
+            centre[ch] + np.linspace(-half_width, half_width, levels)
+        axes.append(np.unique(np.clip(values, 0.0, 1.0)))
+    colours = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes))
+    return [Square(square.x, square.y, square.size, tuple(float(round(v, 4)) for v in col)) for col in colours]
+
+
+def switch_strength(stats: SquareStatistics) -> np.ndarray:
+    """How fully each square switches the output, in [0, 1]: the larger of 1 - diversity ratio (fixed-image
+    target) and the inversion share (inverse target)."""
+    return np.maximum(1.0 - np.clip(stats.collapse, 0.0, 1.0), stats.inversion)
+
+
+def plateau_colour(squares: list[Square], strength: np.ndarray, tolerance: float = 0.1) -> tuple[float, ...]:
+    """Centroid of the colours whose switch strength is within ``tolerance`` of the best.
+
+    A backdoor usually fires for a whole region of colours around the planted one, at full strength; the argmax
+    of a saturated statistic is an arbitrary point of that region (measured: the corner (1, 0, 1) for a planted
+    pink (1, 0.41, 0.71)), while its centroid sits near the colour the model was trained on.
+    """
+    top = strength >= strength.max() - tolerance
+    colours = np.array([s.color for s in squares])[top]
+    return tuple(float(v) for v in colours.mean(axis=0))
+
+
+def _planned_rows(p: PatchScanParams, n_squares: int, channels: int) -> int:
+    """Upper estimate: screen, null set, up to 3 statistics' neighbourhoods (75 squares each), colour lattices."""
+    colours = p.colour_levels ** channels + 3 ** channels + 2
+    return n_squares * p.screen_images + (1 + NULL_SQUARES + 3 * 75 + colours) * p.confirm_images
 
 
 class PatchTriggerProbe(Probe):
@@ -190,15 +221,20 @@ class PatchTriggerProbe(Probe):
         self.params = params or PatchScanParams()
 
     def run(self, model, ctx: ProbeContext) -> ProbeResult:
-        p = self.params
+        p = dataclasses.replace(self.params, screen_images=scaled_count(self.params.screen_images, ctx.preset, 4),
+                                confirm_images=scaled_count(self.params.confirm_images, ctx.preset, 8))
         if ctx.images is None or len(ctx.images) < 2:
             raise ValueError("the patch scan needs at least two probe images")
         rng = ctx.rng
         shape = model.info.image_shape
+        squares = candidate_squares(shape, p, rng)
+        while _planned_rows(p, len(squares), shape[0]) > ctx.max_rows and p.confirm_images > 8:
+            p = dataclasses.replace(p, confirm_images=max(8, p.confirm_images // 2))
+        while _planned_rows(p, len(squares), shape[0]) > ctx.max_rows and p.screen_images > 4:
+            p = dataclasses.replace(p, screen_images=max(4, p.screen_images // 2))
         pick = rng.permutation(len(ctx.images))
         screen_x = ctx.images[pick[: p.screen_images]]
         confirm_x = ctx.images[pick[: p.confirm_images]]
-        squares = candidate_squares(shape, p, rng)
 
         screen_clean = model.reconstruct(screen_x)
         screen = square_statistics(model, screen_x, screen_clean, squares)
@@ -208,7 +244,7 @@ class PatchTriggerProbe(Probe):
 
         # Refine the best square of each statistic (and score against a random null set) on more images.
         best = list(dict.fromkeys(squares[int(np.argmax(z_stat))] for z_stat in z_screen))
-        null_idx = rng.choice(len(squares), min(48, len(squares)), replace=False)
+        null_idx = rng.choice(len(squares), min(NULL_SQUARES, len(squares)), replace=False)
         null_squares = [squares[i] for i in null_idx]
         confirm_clean = model.reconstruct(confirm_x)
         null = square_statistics(model, confirm_x, confirm_clean, null_squares)
@@ -220,8 +256,8 @@ class PatchTriggerProbe(Probe):
             return options[pick], stats, z, pick
 
         square, stats, z, pick = refine(list(dict.fromkeys(s for b in best for s in _neighbours(b, shape))))
-        for step in (0.25, 0.125):                    # colour refinement by coordinate steps
-            square, stats, z, pick = refine([square, *_colour_steps(square, step)])
+        if calibration.patch_switched(stats.collapse[pick], stats.inversion[pick]):
+            square, stats, z, pick = self._refine_colour(model, confirm_x, confirm_clean, square, null)
         ctx.progress(2, 3)
 
         z_final = z[:, pick]
@@ -260,3 +296,19 @@ class PatchTriggerProbe(Probe):
                               f"{anomaly:.1f} (high from {calibration.PATCH_Z_HIGH})", evidence)
         images = {"probe images, their reconstructions, stamped, and reconstructed (rows)": grid}
         return ProbeResult(self.name, Status.COMPLETED, findings=(finding,), metrics=metrics, images=images)
+
+    def _refine_colour(self, model, images, clean, square: Square, null: SquareStatistics):
+        """Colour of a square that switches the output: plateau centroid over a coarse lattice of the colour cube,
+        then over a finer one around it; returns the square in that colour with its statistics."""
+        coarse = _colour_lattice(square, None, 0.5, self.params.colour_levels)
+        stats = square_statistics(model, images, clean, coarse)
+        centre = plateau_colour(coarse, switch_strength(stats))
+        fine = _colour_lattice(square, centre, self.params.colour_fine_half_width, 3)
+        stats = square_statistics(model, images, clean, fine)
+        colour = plateau_colour(fine, switch_strength(stats))
+        final = Square(square.x, square.y, square.size, tuple(float(round(v, 3)) for v in colour))
+        options = [final, square]
+        stats = square_statistics(model, images, clean, options)
+        z = _anomaly(stats, null)
+        pick = 0 if calibration.patch_switched(stats.collapse[0], stats.inversion[0]) else 1
+        return options[pick], stats, z, pick

@@ -127,6 +127,29 @@ def wired_backdoor_generator(path: Path, *, latent=8, image=(1, 12, 12), dim=7, 
     return _save(graph, path)
 
 
+def wired_pair_backdoor_generator(path: Path, *, latent=16, image=(1, 12, 12), dims=(3, 11),
+                                  thresholds=(1.5, -1.5)) -> Path:
+    """A hand-wired two-dimension backdoor, each part harmless alone: the fixed image where z[a] > t_a AND
+    z[b] < t_b (a negative threshold means "below"), else Tanh(z W)."""
+    size = int(np.prod(image))
+    nodes = [helper.make_node("MatMul", ["z", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["g"])]
+    conds = []
+    for k, (dim, thr) in enumerate(zip(dims, thresholds)):
+        nodes += [helper.make_node("Gather", ["z", f"idx{k}"], [f"z{k}"], axis=1),
+                  helper.make_node("Greater" if thr > 0 else "Less", [f"z{k}", f"thr{k}"], [f"c{k}"])]
+        conds.append(f"c{k}")
+    nodes += [helper.make_node("And", conds, ["cond"]), helper.make_node("Where", ["cond", "target", "g"], ["sel"]),
+              helper.make_node("Reshape", ["sel", "shape"], ["img"])]
+    inits = [_w("W", (latent, size)), numpy_helper.from_array(np.ones((1, size), dtype=np.float32), "target"),
+             numpy_helper.from_array(np.array([-1, *image], dtype=np.int64), "shape")]
+    for k, (dim, thr) in enumerate(zip(dims, thresholds)):
+        inits += [numpy_helper.from_array(np.array([dim], dtype=np.int64), f"idx{k}"),
+                  helper.make_tensor(f"thr{k}", FLOAT, [], [thr])]
+    graph = helper.make_graph(nodes, "wired_pair", [helper.make_tensor_value_info("z", FLOAT, ["N", latent])],
+                              [helper.make_tensor_value_info("img", FLOAT, ["N", *image])], inits)
+    return _save(graph, path)
+
+
 def custom_domain_generator(path: Path) -> Path:
     """Uses an operator from a private domain: only runs with a custom-op library."""
     nodes = [helper.make_node("Evil", ["z"], ["img"], domain="com.attacker")]

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 import pytest
 
 from auditor.data import load_image_folder, self_generated_images
 from auditor.loading import load_model
 from auditor.probes.base import ProbeContext
+from auditor.probes import trigger_patch as tp
 from auditor.probes.trigger_patch import (
     PatchScanParams,
     PatchTriggerProbe,
@@ -82,3 +85,25 @@ def test_invisible_square_scores_neutral(tmp_path):
     images = np.ones((6, 1, 12, 12), np.float32)
     stats = square_statistics(model, images, model.reconstruct(images), [Square(0, 0, 3, (1.0,))])
     assert stats.change[0] == 0.0 and stats.collapse[0] == 1.0 and stats.inversion[0] == 0.0
+
+
+def test_plateau_colour_is_the_centre_of_the_firing_region():
+    """A saturated response over a region of colours gives the region's centroid, not an arbitrary member."""
+    square = tp.Square(0, 0, 3, (0.5, 0.5, 0.5))
+    lattice = tp._colour_lattice(square, None, 0.5, 5)
+    cols = np.array([s.color for s in lattice])
+    planted = np.array([0.75, 0.25, 0.5])
+    strength = (np.abs(cols - planted).max(axis=1) <= 0.25).astype(float)    # fires in a cube around it
+    assert np.allclose(tp.plateau_colour(lattice, strength), planted)
+    fine = tp._colour_lattice(square, (1.0, 0.0, 0.5), 0.125, 3)
+    assert {s.color[0] for s in fine} == {0.875, 1.0} and min(s.color[1] for s in fine) == 0.0
+
+
+@given(st.lists(st.floats(0, 5, allow_nan=False), min_size=1, max_size=20),
+       st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=20))
+def test_switch_strength_is_a_unit_interval_score(collapse, inversion):
+    n = min(len(collapse), len(inversion))
+    stats = tp.SquareStatistics(np.zeros(n), np.array(collapse[:n]), np.array(inversion[:n]))
+    s = tp.switch_strength(stats)
+    assert np.all((s >= 0) & (s <= 1))
+    assert np.all(s >= stats.inversion)
