@@ -2,10 +2,11 @@
 
     python bench/trigger_scan.py fixtures zoo2 [--data mnist=fixtures/probe_images/mnist ...] [-o table.md]
 
-For every generator/decoder it runs the noise-dimension scan and for every autoencoder the patch scan (with the
-probe images named for its dataset, else self-made ones), then prints one row per model: ground truth, severity,
-anomaly index, the statistics behind it, whether the trigger was localised (latent: right dimensions, value
-within 20%; patch: overlapping square, colour within 0.25), forward rows and seconds; then TPR / FPR at HIGH.
+For every generator/decoder it runs the noise-dimension scan and trigger reverse-engineering, for every
+autoencoder the patch scan (with the probe images named for its dataset, else self-made ones), then prints one
+row per model: ground truth, the probe whose finding decided (the most severe), severity, anomaly index, the
+statistics behind it, the trigger found and whether it is localised (latent: right dimensions, values within 20%;
+patch: overlapping square, colour within 0.25), forward rows and seconds; then TPR / FPR at HIGH.
 Clean models' anomaly indices are what the thresholds in ``auditor/probes/calibration.py`` are set from.
 """
 
@@ -26,8 +27,17 @@ from auditor.loading import load_model
 from auditor.probes.base import ProbeContext
 from auditor.probes.trigger_latent import LatentTriggerProbe
 from auditor.probes.trigger_patch import PatchTriggerProbe
+from auditor.probes.trigger_reverse import LatentTriggerReverseProbe
 from auditor.records import Severity
 from trainer.triggers import localised
+
+
+def _found(trigger: dict | None) -> str:
+    if not trigger:
+        return "-"
+    if trigger["type"] == "latent":
+        return ", ".join(f"{d}={v:+.2f}" for d, v in zip(trigger["dims"], trigger["values"]))
+    return f"({trigger['x']},{trigger['y']}) {trigger['size']}px {trigger['color']}"
 
 
 def main() -> int:
@@ -55,38 +65,49 @@ def main() -> int:
                 else:
                     images, source = self_generated_images(model.reconstruct, (c, h, w), 64, rng), "self-made"
                 model.runner.counter.rows = 0
-                result = PatchTriggerProbe().run(model, ProbeContext(rng=rng, max_rows=10**8, images=images))
+                results = [PatchTriggerProbe().run(model, ProbeContext(rng=rng, max_rows=10**8, images=images))]
             else:
                 source = "prior"
-                result = LatentTriggerProbe().run(model, ProbeContext(rng=rng, max_rows=10**8))
+                probes = [LatentTriggerProbe(), LatentTriggerReverseProbe()]
+                results = [p.run(model, ProbeContext(rng=rng, max_rows=10**8))
+                           for p in probes if p.applies(model) is None]
             seconds = time.perf_counter() - started
+            # The model's verdict: its most severe finding over the trigger probes (the grid's on a tie).
+            result = max(results, key=lambda r: r.findings[0].severity)
             finding = result.findings[0]
             m = result.metrics
             rows.append({"model": f"{folder.name}/{entry['file']}", "truth": entry["status"],
-                         "attack": entry.get("attack") or "-", "images": source,
-                         "severity": finding.severity.name.lower(), "index": m["anomaly_index"],
+                         "attack": entry.get("attack") or "-", "images": source, "probe": result.probe,
+                         "severity": finding.severity.name.lower(), "index": m.get("anomaly_index", float("nan")),
+                         "clean_index": results[0].metrics["anomaly_index"],
                          "stats": (f"J {m['jump_at_trigger']:.2f} C {m['collapse_at_trigger']:.3f}"
                                    if "jump_at_trigger" in m else
-                                   f"O {m['change']:.1f} C {m['collapse']:.3f} I {m['inversion']:.2f}"),
+                                   f"C {m['collapse']:.3f} ctrl {m['control_collapse']:.2f}" if "collapse" in m
+                                   and "control_collapse" in m else
+                                   f"O {m['change']:.1f} C {m['collapse']:.3f} I {m['inversion']:.2f}"
+                                   if "change" in m else "-"),
                          "localised": (localised(finding.evidence["trigger"], entry["trigger"],
-                                                 model.info.image_shape[0]) if entry.get("trigger") else None),
-                         "found": finding.evidence["trigger"], "rows": model.rows, "seconds": seconds,
+                                                 model.info.image_shape[0])
+                                       if entry.get("trigger") and "trigger" in finding.evidence else None),
+                         "found": finding.evidence.get("trigger"), "rows": model.rows, "seconds": seconds,
                          "flagged": finding.severity >= Severity.HIGH})
             r = rows[-1]
-            print(f"{r['model']:55s} {r['truth']:10s} {r['severity']:8s} idx {r['index']:6.1f} {r['stats']:26s} "
-                  f"loc {r['localised']} rows {r['rows']} {r['seconds']:.1f}s", file=sys.stderr)
+            print(f"{r['model']:55s} {r['truth']:10s} {r['probe']:22s} {r['severity']:8s} idx {r['index']:6.1f} "
+                  f"{r['stats']:26s} loc {r['localised']} {r['found']} rows {r['rows']} {r['seconds']:.1f}s",
+                  file=sys.stderr)
     positives = [r for r in rows if r["truth"] == "backdoored"]
     negatives = [r for r in rows if r["truth"] == "clean"]
     tpr = np.mean([r["flagged"] for r in positives]) if positives else float("nan")
     fpr = np.mean([r["flagged"] for r in negatives]) if negatives else float("nan")
     loc = np.mean([bool(r["localised"]) for r in positives]) if positives else float("nan")
     lines = [f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}; Python {platform.python_version()}",
-             "", "| model | truth | attack | images | severity | anomaly index | statistics | localised | rows | s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['truth']} | {r['attack']} | {r['images']} | {r['severity']} | {r['index']:.1f} | "
-              f"{r['stats']} | {'-' if r['localised'] is None else r['localised']} | {r['rows']} | "
-              f"{r['seconds']:.1f} |" for r in rows]
-    clean_max = max((r["index"] for r in negatives), default=float("nan"))
+             "", "| model | truth | attack | images | deciding probe | severity | anomaly index | statistics | "
+             "found | localised | rows | s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['truth']} | {r['attack']} | {r['images']} | {r['probe']} | {r['severity']} | "
+              f"{r['index']:.1f} | {r['stats']} | {_found(r['found'])} | "
+              f"{'-' if r['localised'] is None else r['localised']} | {r['rows']} | {r['seconds']:.1f} |"
+              for r in rows]
+    clean_max = max((r["clean_index"] for r in negatives), default=float("nan"))
     lines += ["", f"TPR at high: {tpr:.2f} ({len(positives)} backdoored); FPR at high: {fpr:.2f} ({len(negatives)} "
               f"clean); localised: {loc:.2f}; largest clean anomaly index: {clean_max:.1f}"]
     text = "\n".join(lines) + "\n"
