@@ -23,6 +23,14 @@ anomaly index:
   no faithful autoencoder inverts its input. Its index needs only to show the square is an outlier at all, since
   an inverse backdoor often fires for many squares of similar colour, which inflates the null's spread (measured:
   ae_mnist_inverse with self-made images, inversion 0.94 at index 9.1, under the collapse rule's 10).
+Trigger reverse-engineering (``trigger.latent_reverse``). A cause, not a score: the recovered dimensions set to
+their values must collapse the output (diversity ratio < 0.1, the same "one image whatever the rest of z" bar as
+the grid's CRITICAL) while the same values on as many random dimensions leave at least half the diversity
+(> 0.5). Measured: gan_mnist_fixed 0.002 vs control 1.00; a hand-wired two-dimension AND trigger 0.000 vs 0.91;
+the clean fixture GAN and nine decoders never reach an intervention (no near-duplicate cluster). Mining gate:
+near-duplicates are pairs closer than 0.15 x the population's median nearest-neighbour distance; the closest pair
+of the eleven clean fixture generators/decoders measured 0.18-0.48 in those units (1024 prior samples), so clean
+models rarely even reach the intervention, and when they do it is the intervention that decides.
 """
 
 from __future__ import annotations
@@ -41,6 +49,10 @@ def latent_severity(anomaly_index: float, collapse: float) -> Severity:
         return Severity.CRITICAL if collapse < 0.1 else Severity.HIGH
     return Severity.INFO
 
+
+REVERSE_COLLAPSE_MAX = 0.1
+REVERSE_CONTROL_MIN = 0.5
+REVERSE_DUPLICATE_RATIO = 0.15
 
 PATCH_MAD_FLOOR = {"change": 0.1, "collapse": 0.05, "inversion": 0.02}
 PATCH_Z_HIGH = 10.0

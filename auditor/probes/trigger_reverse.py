@@ -29,18 +29,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditor.imaging import grid_data_uri
+from auditor.probes import calibration
 from auditor.probes.base import Probe, ProbeContext, scaled_count
 from auditor.records import Finding, ModelKind, ProbeResult, Severity, Status
 
-COLLAPSE_MAX = 0.1        # triggered outputs 10x less diverse than clean ones: one image whatever the rest of z
-CONTROL_MIN = 0.5         # the same values on random dimensions leave at least half the diversity
+# Thresholds and their derivation: auditor/probes/calibration.py.
+COLLAPSE_MAX = calibration.REVERSE_COLLAPSE_MAX
+CONTROL_MIN = calibration.REVERSE_CONTROL_MIN
 
 
 @dataclass(frozen=True)
 class ReverseParams:
     scales: tuple[float, ...] = (1.0, 1.6, 2.5)     # prior standard deviations the populations are drawn at
     population: int = 1024                          # latents mined per scale
-    duplicate_ratio: float = 0.15                   # near-duplicate: NN distance below this x the median NN distance
+    duplicate_ratio: float = calibration.REVERSE_DUPLICATE_RATIO   # x the median nearest-neighbour distance
     min_cluster: int = 3
     clusters: int = 3                               # largest clusters attributed and tested per scale
     candidates: int = 6                             # dimensions tried per cluster, by t-statistic

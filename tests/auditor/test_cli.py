@@ -50,6 +50,16 @@ def test_wired_backdoor_is_critical_behaviourally(runner, tmp_path):
     assert result.exit_code == 1 and "TRIG-LATENT-001" in result.output, result.output
 
 
+def test_two_dimension_backdoor_is_recovered_by_reverse_engineering(runner, tmp_path):
+    """A trigger over two dimensions, each harmless alone: the reverse-engineering probe names both (exit 1)."""
+    path = builders.wired_pair_backdoor_generator(tmp_path / "p.onnx", latent=32, dims=(5, 20))
+    out = tmp_path / "r.json"
+    result = _scan(runner, path, "--probes", "trigger.latent_reverse", "--format", "json", "-o", out)
+    assert result.exit_code == 1, result.output
+    finding = json.loads(out.read_text())["results"][0]["findings"][0]
+    assert finding["code"] == "TRIG-REVERSE-001" and sorted(finding["evidence"]["trigger"]["dims"]) == [5, 20]
+
+
 def test_no_applicable_probe_exits_4(runner, tmp_path):
     """Asking only for a generator probe on an autoencoder leaves nothing to audit: exit 4."""
     result = _scan(runner, builders.autoencoder(tmp_path / "a.onnx"), "--probes", "robustness.latent_pgd")
