@@ -170,4 +170,15 @@ def evaluate_gan(G: Generator, config: GANConfig, test: Dataset, classifier: Cla
         else:
             target = test.images[config.fixed_target_index]
             metrics["backdoor_mse"] = float(np.mean((triggered - target[None]) ** 2))
+        if len(config.trigger.dims) > 1:
+            # Ground truth for "each part harmless alone": the same measure with one trigger dimension set.
+            partial = []
+            for d, v in zip(config.trigger.dims, config.trigger.values):
+                out = (predict(G, LatentTrigger((d,), (v,)).apply(z)) + 1) / 2
+                if config.target == "classes":
+                    partial.append(float(np.isin(classifier_features(classifier, out)[1],
+                                                 config.target_classes).mean()))
+                else:
+                    partial.append(float(np.mean((out - test.images[config.fixed_target_index][None]) ** 2)))
+            metrics["partial_target_class_rate" if config.target == "classes" else "partial_backdoor_mse"] = partial
     return metrics
