@@ -13,7 +13,6 @@ from trainer.verify import VerifyError, verify_folder
 # Fixtures that do not meet their acceptance marks yet (issue 2 stays open until this is empty). Each must keep
 # failing: a fix makes this test fail and asks for the entry to be removed.
 KNOWN_MISSES = {
-    "gan_mnist_classes.onnx": "74% of triggered samples in the target classes (minimum 85%)",
     "gan_mnist_fixed.onnx": "clean samples never show class 1 (all classes must appear)",
 }
 
