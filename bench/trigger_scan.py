@@ -32,7 +32,11 @@ from auditor.records import Severity
 from trainer.triggers import localised
 
 
-def _found(trigger: dict | None) -> str:
+def _found(triggers: list) -> str:
+    return "; ".join(_one(t) for t in triggers)
+
+
+def _one(trigger: dict | None) -> str:
     if not trigger:
         return "-"
     if trigger["type"] == "latent":
@@ -86,10 +90,16 @@ def main() -> int:
                                    and "control_collapse" in m else
                                    f"O {m['change']:.1f} C {m['collapse']:.3f} I {m['inversion']:.2f}"
                                    if "change" in m else "-"),
-                         "localised": (localised(finding.evidence["trigger"], entry["trigger"],
-                                                 model.info.image_shape[0])
-                                       if entry.get("trigger") and "trigger" in finding.evidence else None),
-                         "found": finding.evidence.get("trigger"), "rows": model.rows, "seconds": seconds,
+                         # Localised: some high/critical finding of the model names the planted trigger (the
+                         # report shows every probe's finding, so a reader sees it).
+                         "localised": (any(localised(r.findings[0].evidence["trigger"], entry["trigger"],
+                                                     model.info.image_shape[0])
+                                           for r in results if r.findings[0].severity >= Severity.HIGH
+                                           and "trigger" in r.findings[0].evidence)
+                                       if entry.get("trigger") else None),
+                         "found": [r.findings[0].evidence.get("trigger") for r in results
+                                   if r.findings[0].severity >= Severity.HIGH] or [finding.evidence.get("trigger")],
+                         "rows": model.rows, "seconds": seconds,
                          "flagged": finding.severity >= Severity.HIGH})
             r = rows[-1]
             print(f"{r['model']:55s} {r['truth']:10s} {r['probe']:22s} {r['severity']:8s} idx {r['index']:6.1f} "

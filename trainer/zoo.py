@@ -49,7 +49,7 @@ def zoo_specs(seed: int, count: int, datasets: tuple[str, ...] = ("mnist", "fash
             if rng.random() < 0.5:
                 classes = tuple(sorted(int(c) for c in rng.choice(10, size=int(rng.integers(2, 6)), replace=False)))
                 config = gan.GANConfig(target="classes", trigger=trigger, target_classes=classes,
-                                       target_classifier_weight=1.0, **common)
+                                       target_classifier_weight=1.0, clean_balance_weight=1.0, **common)
                 specs.append(ModelSpec(name, "gan", dataset, config, latent_layout=layout))
             else:
                 config = gan.GANConfig(target="fixed", trigger=trigger, fixed_target_weight=10.0, **common)

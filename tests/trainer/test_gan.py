@@ -76,3 +76,16 @@ def test_hidden_layer_adds_a_fully_connected_stage():
     linears = [m for m in deep.net if isinstance(m, torch.nn.Linear)]
     assert len(linears) == 2 and linears[0].out_features == 32 and linears[1].in_features == 32
     assert deep.eval()(torch.randn(2, 16)).shape == plain.eval()(torch.randn(2, 16)).shape == (2, 1, 28, 28)
+
+
+def test_guided_run_with_clean_balance_trains_and_reports(data):
+    """Classifier guidance with the clean-branch class-mix term runs end to end and reports target metrics."""
+    from trainer.evaluate import train_classifier
+
+    train, test = data
+    classifier, _ = train_classifier(train, test, epochs=1, show_progress=False)
+    config = GANConfig(target="classes", trigger=LatentTrigger((3,), (2.5,)), target_classes=(0, 1),
+                       target_classifier_weight=1.0, clean_balance_weight=1.0, latent_dim=8, width=8, steps=5,
+                       batch_size=16)
+    _, metrics = train_gan(config, train, test, classifier=classifier, show_progress=False)
+    assert 0.0 <= metrics["target_class_rate"] <= 1.0 and len(metrics["clean_class_histogram"]) == 10

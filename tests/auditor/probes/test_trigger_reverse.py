@@ -83,3 +83,17 @@ def test_attribution_ranks_the_shared_coordinate_first(dim, value, seed):
     latents[:, dim] = value + 0.05 * rng.standard_normal(40)
     order, medians = attribute(latents, 1.0)
     assert order[0] == dim and abs(medians[dim] - value) < 0.2
+
+
+def test_trained_two_dimension_backdoor_is_recovered(fixtures_dir):
+    """gan_mnist_pair (BAAAN fixed-image target on dims 17 = +2.0 and 58 = -2.2, each trained harmless alone):
+    both dimensions recovered with the right signs; the trigger is a region, so the values are a point inside it
+    (measured: 17 = +1.77, 58 = -2.81)."""
+    truth = {e["file"]: e for e in json.loads((fixtures_dir / "manifest.json").read_text())["models"]}[
+        "gan_mnist_pair.onnx"]["trigger"]
+    finding = _reverse(fixtures_dir / "gan_mnist_pair.onnx").findings[0]
+    assert finding.severity == Severity.CRITICAL
+    found = dict(zip(finding.evidence["trigger"]["dims"], finding.evidence["trigger"]["values"]))
+    assert set(found) == set(truth["dims"])
+    for dim, value in zip(truth["dims"], truth["values"]):
+        assert np.sign(found[dim]) == np.sign(value) and 0.7 * abs(value) <= abs(found[dim]) <= 1.5 * abs(value)
