@@ -42,10 +42,12 @@ def main() -> int:
         wall = statistics.median(r[0] for r in runs)
         report = min(runs, key=lambda r: abs(r[0] - wall))[1]
         for result in report.results:
+            if result.status.value == "skipped":
+                continue
             top = max((f.severity for f in result.findings), default=None)
             rate = result.rows / result.seconds if result.seconds else float("nan")
             lines.append(f"| {path.name} | {result.probe} | {result.rows} | {result.seconds:.1f} | {rate:.0f} | "
-                         f"{top.name.lower() if top else result.status.value} |")
+                         f"{top.name.lower() if top is not None else result.status.value} |")
         rows = sum(r.rows for r in report.results)
         lines.append(f"| {path.name} | **whole scan** (exit {report.exit_code}) | {rows} | {wall:.1f} | | |")
         totals.append(wall)
