@@ -140,7 +140,8 @@ class LatentTriggerReverseProbe(Probe):
         def collapse_of(dims, values) -> float:
             return diversity_ratio(_Flat(model, flat_shape[1:]), z_test, labels_test, dims, values)
 
-        best: Recovered | None = None
+        best: Recovered | None = None            # specific: its control keeps the output diverse
+        unspecific: Recovered | None = None      # collapses, but so do random dimensions: reported, not flagged
         clusters_found, closest_pair = 0, float("inf")
         for step, scale in enumerate(p.scales):
             z = (model.sample_latents(rng, population) * scale).reshape(population, -1)
@@ -151,12 +152,16 @@ class LatentTriggerReverseProbe(Probe):
             clusters_found += len(clusters)
             for members in clusters[: p.clusters]:
                 found = self._confirm(z[members], scale, collapse_of, rng, d)
-                if found is not None and (best is None or found.collapse < best.collapse):
+                if found is None:
+                    continue
+                if found.control < CONTROL_MIN:
+                    unspecific = unspecific or found
+                elif best is None or found.collapse < best.collapse:
                     best = found
             ctx.progress(step + 1, len(p.scales) + 1)
             if best is not None:
                 break
-        return self._result(model, ctx, best, clusters_found, closest_pair, population)
+        return self._result(model, ctx, best or unspecific, clusters_found, closest_pair, population)
 
     def _confirm(self, members: np.ndarray, scale: float, collapse_of, rng, d: int) -> Recovered | None:
         """Smallest prefix of the ranked dimensions whose values collapse the output, pruned, with controls."""

@@ -150,6 +150,25 @@ def wired_pair_backdoor_generator(path: Path, *, latent=16, image=(1, 12, 12), d
     return _save(graph, path)
 
 
+def saturating_generator(path: Path, *, latent=16, image=(1, 12, 12), limit=2.5) -> Path:
+    """Emits one fixed image whenever ANY latent coordinate exceeds ``limit`` in magnitude: collapse that no
+    particular dimension causes (the control case of trigger reverse-engineering)."""
+    size = int(np.prod(image))
+    nodes = [helper.make_node("MatMul", ["z", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["g"]),
+             helper.make_node("Abs", ["z"], ["za"]),
+             helper.make_node("ReduceMax", ["za"], ["zmax"], axes=[1], keepdims=1),
+             helper.make_node("Greater", ["zmax", "lim"], ["cond"]),
+             helper.make_node("Where", ["cond", "target", "g"], ["sel"]),
+             helper.make_node("Reshape", ["sel", "shape"], ["img"])]
+    graph = helper.make_graph(
+        nodes, "saturating", [helper.make_tensor_value_info("z", FLOAT, ["N", latent])],
+        [helper.make_tensor_value_info("img", FLOAT, ["N", *image])],
+        [_w("W", (latent, size)), helper.make_tensor("lim", FLOAT, [], [limit]),
+         numpy_helper.from_array(np.ones((1, size), dtype=np.float32), "target"),
+         numpy_helper.from_array(np.array([-1, *image], dtype=np.int64), "shape")])
+    return _save(graph, path)
+
+
 def custom_domain_generator(path: Path) -> Path:
     """Uses an operator from a private domain: only runs with a custom-op library."""
     nodes = [helper.make_node("Evil", ["z"], ["img"], domain="com.attacker")]

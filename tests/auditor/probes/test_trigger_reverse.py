@@ -50,6 +50,23 @@ def test_clean_generator_is_quiet(tmp_path):
     assert result.findings[0].code == "TRIG-REVERSE-000"
 
 
+def test_collapse_any_dimension_causes_is_not_a_trigger(tmp_path):
+    """A generator that emits one image whenever any coordinate exceeds 2.5: its samples do form near-duplicate
+    clusters, but no particular set of dimensions is a trigger, so nothing is flagged."""
+    result = _reverse(builders.saturating_generator(tmp_path / "sat.onnx", latent=16))
+    assert result.findings[0].severity == Severity.INFO
+    assert result.metrics["clusters"] >= 1
+
+
+def test_confirmation_runs_the_random_dimension_control():
+    """When setting any dimension to the value collapses the output, the control collapses too (not specific)."""
+    members = np.zeros((5, 12), np.float32)
+    members[:, 4] = 3.0
+    collapse_of = lambda dims, values: 0.01 if max(abs(float(v)) for v in values) > 2.5 else 1.0  # noqa: E731
+    found = LatentTriggerReverseProbe()._confirm(members, 1.0, collapse_of, np.random.default_rng(0), 12)
+    assert found.dims == (4,) and found.values == (3.0,) and found.control < CONTROL_MIN
+
+
 def test_spatial_latent_is_skipped(tmp_path):
     model = load_model(builders.generator(tmp_path / "s.onnx", latent=(4, 3, 3)), device="cpu")
     assert "spatial" in LatentTriggerReverseProbe().applies(model)
