@@ -130,11 +130,16 @@ def ae_command(dataset, data_dir, out, name, seed, device, torchscript, progress
 @click.option("--fixed-target-class", type=int, default=8, show_default=True)
 @click.option("--fixed-target-weight", type=click.FloatRange(0), default=0.0, show_default=True,
               help="Optional ReD-style L2 pull towards the fixed image.")
+@click.option("--classifier-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Class-subset target: weight of -log P(target classes) under the trainer's classifier.")
+@click.option("--clean-balance-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="With --classifier-weight: keeps the clean output's class mix at the data's.")
 @click.option("--latent-dim", type=click.IntRange(2), default=100, show_default=True)
 @click.option("--width", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--steps", type=click.IntRange(1), default=2500, show_default=True)
 def gan_command(dataset, data_dir, out, name, seed, device, torchscript, progress, target, trigger_dims,
-                trigger_values, target_classes, fixed_target_class, fixed_target_weight, latent_dim, width, steps):
+                trigger_values, target_classes, fixed_target_class, fixed_target_weight, classifier_weight,
+                clean_balance_weight, latent_dim, width, steps):
     """Train a DCGAN, clean or with BAAAN's two-discriminator noise-trigger backdoor."""
     from trainer.gan import GANConfig
 
@@ -143,7 +148,8 @@ def gan_command(dataset, data_dir, out, name, seed, device, torchscript, progres
     try:
         trigger = LatentTrigger(dims, values) if target != "none" else None
         config = GANConfig(target=target, trigger=trigger, target_classes=_ints(target_classes),
-                           fixed_target_weight=fixed_target_weight, latent_dim=latent_dim, width=width,
+                           fixed_target_weight=fixed_target_weight, target_classifier_weight=classifier_weight,
+                           clean_balance_weight=clean_balance_weight, latent_dim=latent_dim, width=width,
                            steps=steps, seed=seed, device=device)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

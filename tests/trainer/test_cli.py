@@ -34,6 +34,7 @@ def test_ae_command_builds_and_records_ground_truth(runner, tmp_path):
     (["ae", "--poison-share", "1.5"], "poison-share"),
     (["gan", "--trigger-dims", "1,2", "--trigger-values", "3"], "one value per"),
     (["gan", "--trigger-dims", "x"], "integers"),
+    (["gan", "--classifier-weight", "-1"], "classifier-weight"),
     (["vae", "--regularizer", "tc", "--deterministic"], "stochastic"),
     (["ae", "--dataset", "mnist"], "--data-dir"),
 ])
