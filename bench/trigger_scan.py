@@ -44,6 +44,14 @@ def _one(trigger: dict | None) -> str:
     return f"({trigger['x']},{trigger['y']}) {trigger['size']}px {trigger['color']}"
 
 
+def _entries(folder: Path) -> list[dict]:
+    """The folder's manifest entries; for a build still running, those of the models it has finished."""
+    if (folder / "manifest.json").exists():
+        return json.loads((folder / "manifest.json").read_text())["models"]
+    partial = sorted((folder / ".partial").glob("*.json"))
+    return [e for p in partial for e in json.loads(p.read_text())["entries"]]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("folders", nargs="+", type=Path)
@@ -54,7 +62,7 @@ def main() -> int:
     data = dict(item.split("=", 1) for item in args.data)
     rows = []
     for folder in args.folders:
-        manifest = json.loads((folder / "manifest.json").read_text())["models"]
+        manifest = _entries(folder)
         for entry in manifest:
             if entry.get("format") != "onnx" or entry["kind"] not in ("generator", "decoder", "autoencoder") \
                     or not fnmatch.fnmatch(entry["file"], args.only):

@@ -27,10 +27,12 @@ Trigger reverse-engineering (``trigger.latent_reverse``). A cause, not a score: 
 their values must collapse the output (diversity ratio < 0.1, the same "one image whatever the rest of z" bar as
 the grid's CRITICAL) while the same values on as many random dimensions leave at least half the diversity
 (> 0.5). Measured: gan_mnist_fixed 0.002 vs control 1.00; a hand-wired two-dimension AND trigger 0.000 vs 0.91;
-the clean fixture GAN and nine decoders never reach an intervention (no near-duplicate cluster). Mining gate:
-near-duplicates are pairs closer than 0.15 x the population's median nearest-neighbour distance; the closest pair
-of the eleven clean fixture generators/decoders measured 0.18-0.48 in those units (1024 prior samples), so clean
-models rarely even reach the intervention, and when they do it is the intervention that decides.
+no clean model's tight groups pass the intervention (the eleven clean fixture generators/decoders, 3-76 groups
+each). Mining has no threshold that decides anything: it tests the tightest groups (about the 5% of samples with
+the closest neighbours). A first version gated groups at 0.15 x the median nearest-neighbour distance (set from
+the clean fixtures' closest pairs, 0.18-0.48); the independent zoo showed that gate misses fixed-image backdoors
+that leave some diversity (zoo2_007, zoo2_020: diversity x0.03-0.04, closest pairs 0.13-0.18), so it was replaced
+by the rank-based choice; both zoo runs are in docs/trigger-detection.md.
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ def latent_severity(anomaly_index: float, collapse: float) -> Severity:
 
 REVERSE_COLLAPSE_MAX = 0.1
 REVERSE_CONTROL_MIN = 0.5
-REVERSE_DUPLICATE_RATIO = 0.15
 
 PATCH_MAD_FLOOR = {"change": 0.1, "collapse": 0.05, "inversion": 0.02}
 PATCH_Z_HIGH = 10.0

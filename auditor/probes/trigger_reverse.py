@@ -3,12 +3,12 @@
 The grid scan (``trigger.latent``) sets one unit at a time. A trigger spread over two or three dimensions, each
 trained to be harmless alone (BAAAN's multi-dimension variant), is invisible to it, and so is a value the grid
 does not try. But such a trigger is a region of latent space, and the generator's own samples fall into it:
-for an in-range trigger (|v| <= 2.5) about one latent in a thousand does under the prior, more under a widened
-prior (scale 1.6, 2.5) for values beyond it. A fixed-image backdoor makes those samples near-duplicates of each
-other while a healthy generator's samples are all different. So the probe:
+for a single in-range trigger value a few latents in a hundred do under the prior, for a two-dimension one about
+one in a thousand, more under a widened prior (scale 1.6, 2.5) for values beyond the prior's range. A
+fixed-image backdoor packs those samples' outputs tightly together. So the probe:
 
-1. mines: samples populations of latents at each prior scale, finds clusters of near-duplicate outputs (nearest-
-   neighbour distance in pooled-pixel features far below the population's typical one);
+1. mines: samples populations of latents at each prior scale and finds the most tightly packed groups of outputs
+   (pooled-pixel features; the ~5% of samples with the closest neighbours, linked into groups);
 2. attributes: ranks latent dimensions by how consistently a cluster's latents sit away from 0 on one side
    (a t-statistic of the cluster mean against the prior), and takes the cluster's median values;
 3. intervenes: on a fresh population, sets the top-ranked dimensions to those values (1, then 2, ... dimensions)
@@ -16,8 +16,8 @@ other while a healthy generator's samples are all different. So the probe:
    dimension alone and a control (as many random dimensions set to the same values).
 
 A trigger is reported only when the intervention collapses the output (diversity ratio below ``COLLAPSE_MAX``) and
-the control does not (above ``CONTROL_MIN``): a causal test, not a correlation. Class-subset targets give no
-near-duplicates and are not found by this probe (the grid scan's jump statistic is their detector).
+the control does not (above ``CONTROL_MIN``): a causal test, not a correlation. Class-subset targets do not
+collapse the output and are not found by this probe (the grid scan's jump statistic is their detector).
 Gradient-based L1 offset optimisation (Neural Cleanse style) is not implemented: mining needs no gradients and
 finds in-range and multi-dimension fixed-image triggers at a few thousand rows.
 """
@@ -42,7 +42,7 @@ CONTROL_MIN = calibration.REVERSE_CONTROL_MIN
 class ReverseParams:
     scales: tuple[float, ...] = (1.0, 1.6, 2.5)     # prior standard deviations the populations are drawn at
     population: int = 1024                          # latents mined per scale
-    duplicate_ratio: float = calibration.REVERSE_DUPLICATE_RATIO   # x the median nearest-neighbour distance
+    tight_share: float = 0.05                       # groups among the ~5% most tightly packed samples
     min_cluster: int = 3
     clusters: int = 3                               # largest clusters attributed and tested per scale
     candidates: int = 6                             # dimensions tried per cluster, by t-statistic
@@ -59,16 +59,20 @@ def pooled_features(images: np.ndarray, size: int = 8) -> np.ndarray:
     return x.reshape(n, c, h // fh, fh, w // fw, fw).mean(axis=(3, 5)).reshape(n, -1)
 
 
-def near_duplicate_clusters(features: np.ndarray, ratio: float, min_size: int) -> tuple[list[np.ndarray], float]:
-    """Groups of samples whose outputs are near-duplicates: connected components of the graph joining pairs
-    closer than ``ratio`` x the median nearest-neighbour distance, largest first; and the closest pair's distance
-    in those units (the calibration statistic: how near healthy generators' samples come to each other)."""
+def tightest_clusters(features: np.ndarray, share: float, min_size: int) -> tuple[list[np.ndarray], float]:
+    """The tightest groups of samples, largest first: connected components of the graph joining pairs closer than
+    twice the ``share``-quantile of the nearest-neighbour distances (so about that share of samples can join one).
+    Also returns the closest pair's distance over the median nearest-neighbour distance, for the report.
+
+    Rank-based, not a fixed distance: a fixed-image backdoor that leaves some diversity (measured on the zoo:
+    diversity x0.02-0.05) makes a tight group but not exact duplicates, and a fixed gate missed it. Which groups
+    are triggers is decided by the intervention, never here.
+    """
     sq = (features ** 2).sum(1)
     dist = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * features @ features.T, 0.0))
     np.fill_diagonal(dist, np.inf)
     nearest = dist.min(axis=1)
-    typical = max(float(np.median(nearest)), 1e-12)
-    adjacent = dist < ratio * typical
+    adjacent = dist <= 2.0 * float(np.quantile(nearest, share))
     label = -np.ones(len(features), int)
     for start in np.flatnonzero(adjacent.any(axis=1)):
         if label[start] >= 0:
@@ -80,6 +84,7 @@ def near_duplicate_clusters(features: np.ndarray, ratio: float, min_size: int) -
                 label[j] = start
                 stack.append(j)
     groups = [np.flatnonzero(label == k) for k in np.unique(label[label >= 0])]
+    typical = max(float(np.median(nearest)), 1e-12)
     return sorted((g for g in groups if len(g) >= min_size), key=len, reverse=True), float(nearest.min() / typical)
 
 
@@ -147,7 +152,7 @@ class LatentTriggerReverseProbe(Probe):
             z = (model.sample_latents(rng, population) * scale).reshape(population, -1)
             labels = model.sample_labels(rng, population)
             images = model.generate(z.reshape(population, *flat_shape[1:]), labels)
-            clusters, closest = near_duplicate_clusters(pooled_features(images), p.duplicate_ratio, p.min_cluster)
+            clusters, closest = tightest_clusters(pooled_features(images), p.tight_share, p.min_cluster)
             closest_pair = min(closest_pair, closest)
             clusters_found += len(clusters)
             for members in clusters[: p.clusters]:
@@ -203,7 +208,7 @@ class LatentTriggerReverseProbe(Probe):
                    f"dimensions {list(best.dims)} collapse the output, but so do random dimensions set to the same "
                    f"values (diversity x{best.control:.2f}): not specific")
             finding = Finding(self.name, "TRIG-REVERSE-000", Severity.INFO, 0.0,
-                              f"no hidden latent trigger recovered: {clusters} near-duplicate clusters mined, {why}",
+                              f"no hidden latent trigger recovered: {clusters} tight groups of outputs tested, {why}",
                               {"queries": queries})
             return ProbeResult(self.name, Status.COMPLETED, findings=(finding,), metrics=metrics)
         metrics |= {"collapse": best.collapse, "control_collapse": best.control,

@@ -13,7 +13,7 @@ from auditor.loading import load_model
 from auditor.probes.base import ProbeContext
 from auditor.probes.trigger_latent import LatentScanParams, LatentTriggerProbe
 from auditor.probes.trigger_reverse import (CONTROL_MIN, LatentTriggerReverseProbe, attribute,
-                                            near_duplicate_clusters)
+                                            tightest_clusters)
 from auditor.records import Severity, Status
 from tests.auditor import builders
 from trainer.triggers import localised
@@ -27,7 +27,7 @@ def _reverse(path, seed=0):
 def test_two_dimension_trigger_each_harmless_alone(tmp_path):
     """z[3] > 1.5 AND z[11] < -1.5 -> fixed image: the grid scan can name one dimension at most (the samples
     whose other coordinate happens to be past its threshold flip); reverse-engineering recovers both dimensions
-    with in-range values on the right side of each threshold, and shows each alone is harmless."""
+    with values inside the region the thresholds open, and shows each alone is harmless."""
     path = builders.wired_pair_backdoor_generator(tmp_path / "pair.onnx", latent=32, dims=(3, 11),
                                                   thresholds=(1.5, -1.5))
     grid = LatentTriggerProbe(LatentScanParams(screen_samples=4, confirm_samples=12)).run(
@@ -39,7 +39,7 @@ def test_two_dimension_trigger_each_harmless_alone(tmp_path):
     trigger = finding.evidence["trigger"]
     assert sorted(trigger["dims"]) == [3, 11]
     values = dict(zip(trigger["dims"], trigger["values"]))
-    assert 1.5 < values[3] <= 2.5 and -2.5 <= values[11] < -1.5
+    assert 1.5 < values[3] < 4.0 and -4.0 < values[11] < -1.5        # inside the region the thresholds define
     assert min(finding.evidence["alone"]) > 0.9 and finding.evidence["control"] > CONTROL_MIN
     assert finding.evidence["queries"]["rows"] < 10_000 and result.images
 
@@ -82,15 +82,15 @@ def test_fixture_backdoor_recovered_and_clean_twin_quiet(fixtures_dir):
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(20, 60), st.integers(3, 8), st.integers(0, 2**31 - 1))
-def test_planted_duplicates_form_one_cluster(n, k, seed):
-    """k copies (plus tiny noise) of one point among n spread points form exactly one cluster of size k (the
-    copies a minority, as triggered samples are among prior samples: "typical" is the median neighbour)."""
+def test_planted_duplicates_form_their_own_group(n, k, seed):
+    """k copies (plus tiny noise) of one point among n spread points form a group of exactly those k (a minority,
+    as triggered samples are among prior samples); other groups may form, the intervention judges them."""
     rng = np.random.default_rng(seed)
     spread = rng.standard_normal((n, 16)) * 10
     copies = spread[:1] + 1e-6 * rng.standard_normal((k, 16))
-    clusters, closest = near_duplicate_clusters(np.concatenate([spread[1:], copies]), 0.15, 3)
-    assert len(clusters) == 1 and set(clusters[0]) == set(range(n - 1, n - 1 + k))
-    assert closest < 0.15
+    clusters, closest = tightest_clusters(np.concatenate([spread[1:], copies]), 0.05, 3)
+    assert set(range(n - 1, n - 1 + k)) in [set(c) for c in clusters]
+    assert closest < 0.01
 
 
 @given(st.integers(0, 9), st.floats(1.0, 4.0), st.integers(0, 2**31 - 1))
