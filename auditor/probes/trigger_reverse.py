@@ -187,7 +187,9 @@ class LatentTriggerReverseProbe(Probe):
                 c = collapse_of(rest, medians[rest])
                 if c < COLLAPSE_MAX:
                     chosen, collapse = rest, c
-        if len(chosen) > p.max_dims:
+        # Sparse means sparse for this latent: setting 4 of a 10-d decoder's units is not a hidden trigger
+        # (measured: a clean beta-TCVAE whose few active units, set together, collapse the output).
+        if len(chosen) > min(p.max_dims, max(1, d // 8)):
             return None
         others = np.setdiff1d(np.arange(d), chosen)
         control = collapse_of(rng.choice(others, len(chosen), replace=False), medians[chosen])
