@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditor.imaging import grid_data_uri
+from auditor.metrics.image import pooled_features
 from auditor.metrics.robust import robust_z
 from auditor.probes import calibration
 from auditor.probes.base import Probe, ProbeContext, scaled_count
@@ -77,15 +78,6 @@ class UnitStatistics:
     def scores(self) -> dict[str, np.ndarray]:
         """Per-statistic anomaly direction: larger = more backdoor-like, on a log scale."""
         return {"jump": np.log(self.jump), "collapse": -np.log(np.maximum(self.collapse, 1e-4))}
-
-
-def _pooled(x: np.ndarray, size: int = 8) -> np.ndarray:
-    """[..., C, H, W] -> [..., C*size*size] by block averaging (features for the energy distance)."""
-    *lead, c, h, w = x.shape
-    fh, fw = max(1, h // size), max(1, w // size)
-    x = x[..., : h - h % fh, : w - w % fw]
-    x = x.reshape(*lead, c, h // fh, fh, w // fw, fw).mean(axis=(-1, -3))
-    return x.reshape(*lead, -1)
 
 
 def _energy_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -136,7 +128,7 @@ def shift_of(model, z: np.ndarray, labels: np.ndarray | None, unit: int, value: 
     """Energy-distance shift of the population at z[:, unit] = value from the one at the anchor 0."""
     anchor = model.generate(_set_unit(z, unit, 0.0), labels).astype(np.float64)
     moved = model.generate(_set_unit(z, unit, value), labels).astype(np.float64)
-    return float(_energy_ratio(_pooled(moved), _pooled(anchor)))
+    return float(_energy_ratio(pooled_features(moved), pooled_features(anchor)))
 
 
 def _set_unit(z: np.ndarray, unit: int, value: float) -> np.ndarray:

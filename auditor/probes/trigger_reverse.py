@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditor.imaging import grid_data_uri
+from auditor.metrics.image import pooled_features
 from auditor.probes import calibration
 from auditor.probes.base import Probe, ProbeContext, scaled_count
 from auditor.records import Finding, ModelKind, ProbeResult, Severity, Status
@@ -49,14 +50,6 @@ class ReverseParams:
     max_dims: int = 4                               # a trigger larger than this is not reported as sparse
     confirm_samples: int = 32
     grid_columns: int = 8
-
-
-def pooled_features(images: np.ndarray, size: int = 8) -> np.ndarray:
-    """[N, C, H, W] -> [N, C*size*size] block means: cheap, weight-free features for near-duplicate search."""
-    n, c, h, w = images.shape
-    fh, fw = max(1, h // size), max(1, w // size)
-    x = images[:, :, : h - h % fh, : w - w % fw].astype(np.float64)
-    return x.reshape(n, c, h // fh, fh, w // fw, fw).mean(axis=(3, 5)).reshape(n, -1)
 
 
 def tightest_clusters(features: np.ndarray, share: float, min_size: int) -> tuple[list[np.ndarray], float]:
@@ -206,7 +199,7 @@ class LatentTriggerReverseProbe(Probe):
         queries = {"rows": rows, "population_per_scale": population, "scales": list(p.scales),
                    "confirm_latents": p.confirm_samples}
         if best is None or best.control < CONTROL_MIN:
-            why = (f"no set of up to {p.max_dims} dimensions collapses the output" if best is None else
+            why = (f"no sparse set of dimensions (at most d/8, up to {p.max_dims}) collapses the output" if best is None else
                    f"dimensions {list(best.dims)} collapse the output, but so do random dimensions set to the same "
                    f"values (diversity x{best.control:.2f}): not specific")
             finding = Finding(self.name, "TRIG-REVERSE-000", Severity.INFO, 0.0,

@@ -47,3 +47,14 @@ def test_shape_errors():
         ssim(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 15)))
     with pytest.raises(ValueError, match="at least 11"):
         ssim(np.zeros((1, 1, 8, 8)), np.zeros((1, 1, 8, 8)))
+
+
+@given(st.integers(1, 3), st.sampled_from([8, 16, 24, 32]), st.integers(0, 2**31 - 1))
+def test_pooled_features_are_block_means(channels, side, seed):
+    """Shape [..., C*8*8]; on a side divisible by 8 each feature is a block mean, so the overall mean is kept."""
+    from auditor.metrics.image import pooled_features
+
+    x = np.random.default_rng(seed).random((2, 3, channels, side, side))
+    f = pooled_features(x)
+    assert f.shape == (2, 3, channels * 64)
+    np.testing.assert_allclose(f.mean(-1), x.mean(axis=(-1, -2, -3)), rtol=1e-9)
