@@ -7,6 +7,7 @@ the result. Errors are not its business: the runner catches them.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,13 +18,27 @@ import numpy as np
 from auditor.loading import AuditModel
 from auditor.records import ModelKind, ProbeResult
 
-
 # How much evidence a preset asks each probe to gather (latents, probe images), beside the row budget.
 SAMPLE_SCALE = {"quick": 0.5, "default": 1.0, "thorough": 2.0}
 
 
 def scaled_count(count: int, preset: str, minimum: int = 2) -> int:
     return max(minimum, round(count * SAMPLE_SCALE[preset]))
+
+
+SCREEN_MIN, CONFIRM_MIN = 4, 8
+
+
+def fit_sample_counts(params, preset: str, max_rows: int, planned: Callable[[object], int], screen: str,
+                      confirm: str):
+    """A screen-then-confirm probe's parameters (a dataclass) with its two sample-count fields scaled by the preset,
+    then halved, confirm first, while ``planned(params)`` rows exceed ``max_rows`` (never below 4 / 8)."""
+    p = dataclasses.replace(params, **{screen: scaled_count(getattr(params, screen), preset, SCREEN_MIN),
+                                       confirm: scaled_count(getattr(params, confirm), preset, CONFIRM_MIN)})
+    for field_name, minimum in ((confirm, CONFIRM_MIN), (screen, SCREEN_MIN)):
+        while planned(p) > max_rows and getattr(p, field_name) > minimum:
+            p = dataclasses.replace(p, **{field_name: max(minimum, getattr(p, field_name) // 2)})
+    return p
 
 
 @dataclass(frozen=True)

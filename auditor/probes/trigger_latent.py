@@ -24,7 +24,6 @@ final scores. Thresholds and their derivation: ``auditor/probes/calibration.py``
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +32,7 @@ from auditor.imaging import grid_data_uri
 from auditor.metrics.image import pooled_features
 from auditor.metrics.robust import robust_z
 from auditor.probes import calibration
-from auditor.probes.base import Probe, ProbeContext, scaled_count
+from auditor.probes.base import Probe, ProbeContext, fit_sample_counts
 from auditor.records import Curve, Finding, ModelKind, ProbeResult, Severity, Status
 
 STATISTICS = ("jump", "collapse")            # scored; shift is reported, not scored (it grows with gain)
@@ -59,13 +58,8 @@ class LatentScanParams:
 
     def fitted(self, preset: str, max_rows: int, n_units: int) -> LatentScanParams:
         """These parameters with the preset's sample counts, shrunk (never below 4 / 8 latents) to fit max_rows."""
-        p = dataclasses.replace(self, screen_samples=scaled_count(self.screen_samples, preset, 4),
-                                confirm_samples=scaled_count(self.confirm_samples, preset, 8))
-        while p.planned_rows(n_units) > max_rows and p.confirm_samples > 8:
-            p = dataclasses.replace(p, confirm_samples=max(8, p.confirm_samples // 2))
-        while p.planned_rows(n_units) > max_rows and p.screen_samples > 4:
-            p = dataclasses.replace(p, screen_samples=max(4, p.screen_samples // 2))
-        return p
+        return fit_sample_counts(self, preset, max_rows, lambda p: p.planned_rows(n_units),
+                                 "screen_samples", "confirm_samples")
 
 
 @dataclass

@@ -21,7 +21,6 @@ switch (thresholds in ``auditor.probes.calibration``).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +28,7 @@ import numpy as np
 from auditor.imaging import grid_data_uri
 from auditor.metrics.robust import robust_z
 from auditor.probes import calibration
-from auditor.probes.base import Probe, ProbeContext, scaled_count
+from auditor.probes.base import Probe, ProbeContext, fit_sample_counts
 from auditor.records import Finding, ModelKind, ProbeResult, Severity, Status
 
 NAMED_RGB = ((1, 1, 1), (0, 0, 0), (0.5, 0.5, 0.5), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (0, 1, 1),
@@ -221,17 +220,13 @@ class PatchTriggerProbe(Probe):
         self.params = params or PatchScanParams()
 
     def run(self, model, ctx: ProbeContext) -> ProbeResult:
-        p = dataclasses.replace(self.params, screen_images=scaled_count(self.params.screen_images, ctx.preset, 4),
-                                confirm_images=scaled_count(self.params.confirm_images, ctx.preset, 8))
         if ctx.images is None or len(ctx.images) < 2:
             raise ValueError("the patch scan needs at least two probe images")
         rng = ctx.rng
         shape = model.info.image_shape
-        squares = candidate_squares(shape, p, rng)
-        while _planned_rows(p, len(squares), shape[0]) > ctx.max_rows and p.confirm_images > 8:
-            p = dataclasses.replace(p, confirm_images=max(8, p.confirm_images // 2))
-        while _planned_rows(p, len(squares), shape[0]) > ctx.max_rows and p.screen_images > 4:
-            p = dataclasses.replace(p, screen_images=max(4, p.screen_images // 2))
+        squares = candidate_squares(shape, self.params, rng)
+        p = fit_sample_counts(self.params, ctx.preset, ctx.max_rows,
+                              lambda q: _planned_rows(q, len(squares), shape[0]), "screen_images", "confirm_images")
         pick = rng.permutation(len(ctx.images))
         screen_x = ctx.images[pick[: p.screen_images]]
         confirm_x = ctx.images[pick[: p.confirm_images]]
