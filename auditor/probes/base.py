@@ -48,6 +48,9 @@ class ProbeContext:
     images: np.ndarray | None = None               # NCHW [0, 1] probe images (autoencoders)
     images_source: str = ""                        # where they came from, for the report
     preset: str = "default"                        # "quick" | "default" | "thorough"
+    gradient_mode: str = "query"                   # "query" | "exact" | "auto" (auditor.gradients.make_oracle)
+    latents: np.ndarray | None = None              # user latents (--latents, or --encoder over --data)
+    latents_source: str = ""
     progress: Callable[[int, int], None] = field(default=lambda done, total: None)  # (done, total) units
 
 

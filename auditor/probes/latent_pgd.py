@@ -3,7 +3,8 @@
 For a batch of prior latents z, and each budget eps (in units of the prior's standard deviation per
 coordinate: L-inf radius eps, or L2 radius eps * sqrt(d)), T steps of projected gradient ascent on
 MSE(G(z + delta), G(z)) (untargeted), or descent on MSE(G(z + delta), black) (targeted, seed 003's all-black
-target). Gradients come from the query-only oracle (``auditor.gradients``). A random perturbation of the same
+target). Latents come from the prior, or from the user (``--latents`` / ``--encoder`` with ``--data``).
+Gradients come from ``auditor.gradients`` (query-only by default, exact with ``--gradients exact``). A random perturbation of the same
 budget (a corner of the L-inf ball, or a point on the L2 sphere) is the control.
 
 Outputs: DD-curves of SSIM, MSE and PSNR against eps for the attack and the control; AADDC (normalised, higher
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditor.gradients import GradientOracle
+from auditor.gradients import make_oracle
 from auditor.imaging import grid_data_uri
 from auditor.metrics.dd_curve import aaddc_distance, aaddc_similarity, budget_at
 from auditor.metrics.image import mse, psnr, ssim
@@ -73,21 +74,20 @@ class LatentPGDProbe(Probe):
     def run(self, model, ctx: ProbeContext) -> ProbeResult:
         p = self.params
         rng = ctx.rng
-        z0 = model.sample_latents(rng, p.batch)
-        labels = model.sample_labels(rng, p.batch)
+        if ctx.latents is not None:
+            z0 = ctx.latents[rng.permutation(len(ctx.latents))[:p.batch]].astype(np.float32)
+            source = ctx.latents_source
+        else:
+            z0, source = model.sample_latents(rng, p.batch), "prior N(0, I)"
+        batch = len(z0)
+        labels = model.sample_labels(rng, batch)
         reference = model.generate(z0, labels)
         d = int(np.prod(z0.shape[1:]))
-        oracle = GradientOracle.auto(d, p.directions)
-        planned = len(p.budgets) * (p.steps * p.batch * (oracle.rows_per_latent(d) + 0) + 2 * p.batch)
-        if planned > ctx.max_rows and oracle.mode == "antithetic":
-            per_step = max(4, (ctx.max_rows // (len(p.budgets) * p.steps * p.batch) - 2) // 2)
-            oracle = GradientOracle("antithetic", directions=per_step)
+        # Each budget costs steps x batch gradients plus 2 x batch evaluations (attack and control).
+        per_latent = (ctx.max_rows // len(p.budgets) - 2 * batch) // (p.steps * batch)
+        oracle = make_oracle(model, ctx.gradient_mode, p.directions, rows_per_latent=max(1, per_latent))
         target = np.zeros_like(reference) if p.targeted else reference
-
-        def objective(points: np.ndarray, owner: np.ndarray) -> np.ndarray:
-            out = model.generate(points, None if labels is None else labels[owner])
-            distance = mse(out, target[owner])
-            return -distance if p.targeted else distance
+        sign = -1.0 if p.targeted else 1.0             # ascend the distance to G(z); descend it to the target
 
         scale = 1.0 if p.norm == "linf" else float(np.sqrt(d))
         curves: dict[str, list[float]] = {k: [] for k in ("ssim", "mse", "psnr", "ssim_random", "mse_random")}
@@ -95,14 +95,15 @@ class LatentPGDProbe(Probe):
         for step_i, eps in enumerate(p.budgets):
             radius = eps * scale
             alpha = 2.5 * radius / p.steps
-            delta = self._project(self._random(rng, z0.shape, radius) * rng.random((p.batch, *[1] * (z0.ndim - 1)),
+            delta = self._project(self._random(rng, z0.shape, radius) * rng.random((batch, *[1] * (z0.ndim - 1)),
                                                                                     dtype=np.float32), radius)
             for _ in range(p.steps):
-                grad = oracle(objective, z0 + delta, rng)
+                _, grad = oracle.mse_and_grad(z0 + delta, target, labels, rng)
+                grad = sign * grad
                 if p.norm == "linf":
                     move = np.sign(grad)
                 else:
-                    norms = np.linalg.norm(grad.reshape(p.batch, -1), axis=1).reshape(-1, *[1] * (z0.ndim - 1))
+                    norms = np.linalg.norm(grad.reshape(batch, -1), axis=1).reshape(-1, *[1] * (z0.ndim - 1))
                     move = grad / np.maximum(norms, 1e-12)
                 delta = self._project(delta + alpha * move, radius)
             attacked = model.generate(z0 + delta, labels)
@@ -115,7 +116,7 @@ class LatentPGDProbe(Probe):
             worst_outputs = attacked
             ctx.progress(step_i + 1, len(p.budgets))
 
-        pairs = [(i, j) for i in range(p.batch) for j in range(i + 1, p.batch)]
+        pairs = [(i, j) for i in range(batch) for j in range(i + 1, batch)]
         unrelated = float(np.mean([mse(reference[i:i + 1], reference[j:j + 1])[0] for i, j in pairs]))
         eps = list(p.budgets)
         metrics = {
@@ -126,6 +127,7 @@ class LatentPGDProbe(Probe):
             "damage_ratio": _damage_ratio(curves["ssim"], curves["ssim_random"]),
             "unrelated_mse": unrelated,
             "latent_dim": float(d),
+            "torch_gradient_rows": float(getattr(oracle, "rows", 0)),   # exact mode: rows outside onnxruntime
         }
         budget = metrics["budget_ssim_below_0_5"]
         broken_early = np.isfinite(budget) and budget <= LOW_BUDGET
@@ -136,8 +138,8 @@ class LatentPGDProbe(Probe):
         finding = Finding(self.name, "ROBUST-LATENT-001" if broken_early else "ROBUST-LATENT-000",
                           Severity.LOW if broken_early else Severity.INFO,
                           float(np.clip(1.0 - metrics["aaddc_ssim"], 0.0, 1.0)), summary,
-                          {"gradient": oracle.mode, "norm": p.norm, "targeted": p.targeted, "steps": p.steps,
-                           "batch": p.batch, "budgets": eps,
+                          {"gradient": oracle.mode, "gradient_note": oracle.note, "latents": source,
+                           "norm": p.norm, "targeted": p.targeted, "steps": p.steps, "batch": batch, "budgets": eps,
                            "lpips": "skipped: its network weights cannot be downloaded in this environment"})
         result_curves = {
             "SSIM vs eps (attack)": Curve(tuple(eps), tuple(curves["ssim"]), "eps (prior std)", "SSIM"),

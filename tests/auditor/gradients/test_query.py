@@ -1,9 +1,11 @@
-"""Query-only gradients agree with analytic gradients."""
+"""Query-only gradient estimators agree with analytic gradients; the automatic choice respects row budgets."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from auditor.gradients import GradientOracle
 
@@ -41,8 +43,24 @@ def test_antithetic_estimate_is_unbiased_in_direction_and_scale():
     assert np.linalg.norm(est, axis=1) / np.linalg.norm(true, axis=1) == pytest.approx(1.0, rel=0.15)
 
 
-def test_auto_choice_and_row_cost():
-    """Small latents use central differences (2d rows), large ones antithetic pairs (2n rows)."""
-    assert GradientOracle.auto(10).mode == "central" and GradientOracle.auto(10).rows_per_latent(10) == 20
-    big = GradientOracle.auto(100, directions=16)
-    assert big.mode == "antithetic" and big.rows_per_latent(100) == 32
+def test_forward_differences_are_exact_to_first_order_and_return_the_value():
+    """Forward differences match the analytic gradient to O(h), and the loss at z comes with them."""
+    rng = np.random.default_rng(2)
+    loss, grad = _quadratic(rng.random(40))
+    z = rng.standard_normal((3, 40))
+    value, est = GradientOracle("forward", step=1e-4).value_and_grad(loss, z, rng)
+    np.testing.assert_allclose(est, grad(z), atol=1e-3)
+    np.testing.assert_allclose(value, loss(z, np.arange(3)))
+
+
+@given(d=st.integers(1, 600), budget=st.one_of(st.none(), st.integers(1, 2000)))
+def test_auto_choice_fits_the_row_budget(d, budget):
+    """Central up to d = 32; forward while d + 1 rows fit; else as many antithetic pairs as fit (never < 4)."""
+    oracle = GradientOracle.auto(d, directions=32, rows_per_latent=budget)
+    if d <= 32:
+        assert oracle.mode == "central" and oracle.rows_per_latent(d) == 2 * d + 1
+    elif budget is None or d + 1 <= budget:
+        assert oracle.mode == "forward" and oracle.rows_per_latent(d) == d + 1
+    else:
+        assert oracle.mode == "antithetic" and 4 <= oracle.directions <= 32
+        assert oracle.rows_per_latent(d) <= max(budget, 9)
