@@ -90,12 +90,20 @@ def cli() -> None:
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="high", show_default=True,
               help="Exit 1 when a finding is at or above this severity.")
 @click.option("--preset", type=click.Choice(["quick", "default", "thorough"]), default="default", show_default=True)
+@click.option("--gradients", type=click.Choice(["query", "exact", "auto"]), default="query", show_default=True,
+              help="Latent gradients: query-only through onnxruntime, exact through torch (needs torch), or auto.")
+@click.option("--latents", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A .npy of latents [N, *latent_shape] for the robustness probe (default: prior samples).")
+@click.option("--encoder", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="An ONNX encoder: the robustness probe attacks encoder(--data images), as seed 003 does.")
+@click.option("--forbidden", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Folder of images the generator must not be able to emit (checked by inversion).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report here (default: stdout).")
 @click.option("--progress/--no-progress", default=True, help="Progress bars on stderr.")
 def scan(models, device, kind, latent_shape, layout, value_range, num_classes, seed, jobs, probe_names, data,
-         fail_on, preset, fmt, output, progress):
+         fail_on, preset, gradients, latents, encoder, forbidden, fmt, output, progress):
     """Run the static checks and every applicable probe on each MODEL (files or folders of them).
 
     One model gives one report; several give one aggregated report (a summary table, then a section per model)
@@ -110,7 +118,9 @@ def scan(models, device, kind, latent_shape, layout, value_range, num_classes, s
     try:
         config = AuditConfig(probes=tuple(p.strip() for p in (probe_names or "").split(",") if p.strip()),
                              device=device, seed=seed, fail_on=fail_on, preset=preset,
-                             data=str(data) if data else None,
+                             data=str(data) if data else None, gradients=gradients,
+                             latents=str(latents) if latents else None, encoder=str(encoder) if encoder else None,
+                             forbidden=str(forbidden) if forbidden else None,
                              overrides=_overrides(kind, latent_shape, layout, value_range, num_classes))
         paths = expand_paths(list(models))
         reports = run_many(paths, config, jobs=jobs, progress=_progress_factory(progress and sys.stderr.isatty()))
@@ -160,6 +170,45 @@ def inspect(model, device, kind, latent_shape, layout, value_range, num_classes,
         click.echo(f"{key:14} {_clean(value, 300)}")
     for f in findings:
         click.echo(f"[{f.severity.name.lower()}] {f.code}: {_clean(f.summary)}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@model_options
+@click.option("--gradients", type=click.Choice(["query", "exact", "auto"]), default="auto", show_default=True,
+              help="auto: exact through torch when installed (hundreds of gradient steps), else query-only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def invert(model, images, device, kind, latent_shape, layout, value_range, num_classes, seed, gradients, as_json):
+    """Did each of IMAGES (files or folders) come out of generator MODEL?
+
+    Inverts the generator's own samples to set a reachability threshold, then each image: an image whose best
+    reconstruction from a plausible latent is within the threshold counts as something this generator emits.
+    Exit 0 when every image was inverted, 2 on bad input, 3 when the model cannot be loaded or run.
+    """
+    import json
+
+    from auditor.report.text import _clean
+    from auditor.runner import AuditConfig, run_invert
+
+    try:
+        config = AuditConfig(device=device, seed=seed, gradients=gradients,
+                             overrides=_overrides(kind, latent_shape, layout, value_range, num_classes))
+        result = run_invert(model, list(images), config)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    except AuditorError as exc:
+        click.echo(f"error: {_clean(str(exc), 400)}", err=True)
+        sys.exit(ExitCode.AUDIT_ERROR)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"threshold MSE {result['threshold_mse']:.5f} (largest residual of {result['calibration']['samples']} "
+               f"own samples x margin; {result['gradients']})")
+    for row in result["images"]:
+        verdict = "FROM GENERATOR" if row["from_generator"] else "not from generator"
+        click.echo(f"{verdict:19} mse {row['mse']:.5f}  ssim {row['ssim']:.3f}  norm-z {row['norm_z']:+.2f}  "
+                   f"{_clean(row['image'], 200)}")
 
 
 @cli.command()

@@ -38,17 +38,25 @@ def load_image(path: str | Path) -> np.ndarray:
 def load_image_folder(path: str | Path, *, size: tuple[int, int] | None = None, channels: int | None = None,
                       limit: int = 256) -> np.ndarray:
     """Reads up to ``limit`` images from a folder (recursively, sorted) as float32 NCHW in [0, 1]."""
-    from skimage.transform import resize
-
     root = Path(path)
     if not root.is_dir():
         raise ImageReadError(f"{root} is not a folder")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())[:limit]
     if not files:
         raise ImageReadError(f"no PNG/JPEG images under {root}")
+    return load_images(files, size=size, channels=channels)
+
+
+def load_images(files, *, size: tuple[int, int] | None = None, channels: int | None = None) -> np.ndarray:
+    """Reads image files as float32 NCHW in [0, 1], converted to ``channels`` and resized to ``size``."""
+    from skimage.transform import resize
+
     out = []
     for f in files:
-        arr = load_image(f).transpose(1, 2, 0)
+        try:
+            arr = load_image(f).transpose(1, 2, 0)
+        except OSError as exc:
+            raise ImageReadError(f"{f}: {exc.strerror or exc}") from None
         if channels == 1 and arr.shape[-1] == 3:
             arr = arr.mean(axis=-1, keepdims=True)
         elif channels == 3 and arr.shape[-1] == 1:

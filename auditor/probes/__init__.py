@@ -1,18 +1,17 @@
-"""The probe registry: an explicit tuple, in the order probes run.
-
-Generator inversion plugs in here when it lands.
-"""
+"""The probe registry: an explicit tuple, in the order probes run (inversion last: it inverts the outputs of
+triggers the earlier probes flagged)."""
 
 from __future__ import annotations
 
 from auditor.probes.base import Probe, ProbeContext
+from auditor.probes.inversion import GeneratorInversionProbe
 from auditor.probes.latent_pgd import LatentPGDProbe
 from auditor.probes.trigger_latent import LatentTriggerProbe
 from auditor.probes.trigger_patch import PatchTriggerProbe
 from auditor.probes.trigger_reverse import LatentTriggerReverseProbe
 
 REGISTRY: tuple[type[Probe], ...] = (LatentTriggerProbe, LatentTriggerReverseProbe, PatchTriggerProbe,
-                                     LatentPGDProbe)
+                                     LatentPGDProbe, GeneratorInversionProbe)
 
 __all__ = ["REGISTRY", "Probe", "ProbeContext", "get"]
 

@@ -51,6 +51,9 @@ class ProbeContext:
     gradient_mode: str = "query"                   # "query" | "exact" | "auto" (auditor.gradients.make_oracle)
     latents: np.ndarray | None = None              # user latents (--latents, or --encoder over --data)
     latents_source: str = ""
+    forbidden: np.ndarray | None = None            # NCHW [0, 1] images the generator must not emit (--forbidden)
+    forbidden_source: str = ""
+    earlier: tuple[ProbeResult, ...] = ()          # results of the probes that ran before this one
     progress: Callable[[int, int], None] = field(default=lambda done, total: None)  # (done, total) units
 
 

@@ -205,3 +205,16 @@ def odd_input_generator(path: Path, input_shape: list) -> Path:
     graph = helper.make_graph(nodes, "odd", [helper.make_tensor_value_info("z", FLOAT, input_shape)],
                               [helper.make_tensor_value_info("img", FLOAT, input_shape)])
     return _save(graph, path)
+
+
+def encoder(path: Path, *, image=(1, 12, 12), latent=8) -> Path:
+    """x [B, *image] -> Flatten -> MatMul: a linear encoder returning (mean, log-variance) like a VAE's."""
+    size = int(np.prod(image))
+    nodes = [helper.make_node("Flatten", ["x"], ["f"], axis=1), helper.make_node("MatMul", ["f", "We"], ["mu"]),
+             helper.make_node("Mul", ["mu", "zero"], ["logvar"])]
+    graph = helper.make_graph(
+        nodes, "enc", [helper.make_tensor_value_info("x", FLOAT, ["N", *image])],
+        [helper.make_tensor_value_info("logvar", FLOAT, ["N", latent]),
+         helper.make_tensor_value_info("mu", FLOAT, ["N", latent])],
+        [_w("We", (size, latent), seed=5), helper.make_tensor("zero", FLOAT, [], [0.0])])
+    return _save(graph, path)

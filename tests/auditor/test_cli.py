@@ -185,3 +185,40 @@ def test_empty_folder_is_a_usage_error(runner, tmp_path):
     """A folder with no model files is exit 2."""
     (tmp_path / "empty").mkdir()
     assert _scan(runner, tmp_path / "empty").exit_code == 2
+
+
+def test_invert_command_text_json_and_errors(runner, tmp_path):
+    """`auditor invert`: one verdict line per image (or JSON); bad images and non-generators exit 2, broken models 3."""
+    import numpy as np
+    from PIL import Image
+
+    gen = builders.generator(tmp_path / "g.onnx")
+    noise = tmp_path / "noise.png"
+    Image.fromarray((np.random.default_rng(4).random((12, 12)) * 255).astype(np.uint8)).save(noise)
+    result = runner.invoke(cli, ["invert", str(gen), str(noise), "--gradients", "query", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "threshold MSE" in result.output and "not from generator" in result.output
+    result = runner.invoke(cli, ["invert", str(gen), str(noise), "--gradients", "query", "--json"])
+    assert result.exit_code == 0 and json.loads(result.output)["images"][0]["from_generator"] is False
+    assert runner.invoke(cli, ["invert", str(gen), str(tmp_path / "none.png")]).exit_code == 2
+    assert runner.invoke(cli, ["invert", str(builders.autoencoder(tmp_path / "ae.onnx")), str(noise)]).exit_code == 2
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    result = runner.invoke(cli, ["invert", str(broken), str(noise)])
+    assert result.exit_code == 3 and result.output.count("\n") == 1
+
+
+def test_gradient_and_latent_flags(runner, tmp_path):
+    """--gradients picks the oracle the report names; a bad --latents file is a usage error (exit 2)."""
+    import numpy as np
+
+    gen = builders.generator(tmp_path / "g.onnx")
+    result = _scan(runner, gen, "--probes", "robustness.latent_pgd", "--gradients", "exact", "--format", "json")
+    assert result.exit_code == 0, result.output
+    evidence = json.loads(result.output)["results"][0]["findings"][0]["evidence"]
+    assert evidence["gradient"] == "exact"
+    bad = tmp_path / "z.npy"
+    np.save(bad, np.zeros((3, 5), np.float32))
+    result = _scan(runner, gen, "--latents", bad)
+    assert result.exit_code == 2 and "--latents" in result.output
+    assert _scan(runner, gen, "--gradients", "magic").exit_code == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -121,3 +123,76 @@ def test_static_findings_reach_the_report(tmp_path):
     assert any(f.code == "STATIC-CTRLFLOW-001" for f in report.static_findings)
     assert report.exit_code == ExitCode.RISK
     assert np.isfinite(report.model.value_range).all()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"gradients": "magic"}, "gradients"), ({"encoder": "e.onnx"}, "--encoder needs --data"),
+    ({"encoder": "e.onnx", "data": "d", "latents": "z.npy"}, "alternatives")])
+def test_bad_gradient_and_latent_options(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        AuditConfig(**kwargs)
+
+
+def _pgd_latents_source(report):
+    pgd = next(r for r in report.results if r.probe == "robustness.latent_pgd")
+    assert pgd.status == Status.COMPLETED, pgd.reason
+    return pgd.findings[0].evidence["latents"]
+
+
+def test_user_latents_reach_the_robustness_probe(tmp_path):
+    """--latents (.npy, [N, d] or [N, *shape]) replaces prior samples; wrong shapes, NaN and pickled object arrays
+    are usage errors (the file is never unpickled)."""
+    gen = builders.generator(tmp_path / "g.onnx")
+    good = tmp_path / "z.npy"
+    np.save(good, np.random.default_rng(0).standard_normal((12, 8)).astype(np.float32))
+    report = run_audit(gen, AuditConfig(device="cpu", latents=str(good), probes=("robustness.latent_pgd",)))
+    assert "--latents" in _pgd_latents_source(report) and "12 latents" in _pgd_latents_source(report)
+    bad_cases = {"shape.npy": np.zeros((4, 9), np.float32), "nan.npy": np.full((4, 8), np.nan, np.float32),
+                 "obj.npy": np.array([{"a": 1}] * 4, dtype=object)}
+    for name, value in bad_cases.items():
+        np.save(tmp_path / name, value, allow_pickle=True)
+        with pytest.raises(ConfigError):
+            run_audit(gen, AuditConfig(device="cpu", latents=str(tmp_path / name), probes=("robustness.latent_pgd",)))
+
+
+def test_encoder_latents_come_from_the_data_images(tmp_path):
+    """--encoder with --data: the encoder's mean output (the output of the latent's size) becomes the latents."""
+    from PIL import Image
+
+    gen, enc = builders.generator(tmp_path / "g.onnx"), builders.encoder(tmp_path / "e.onnx")
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(5):
+        Image.fromarray((np.random.default_rng(i).random((12, 12)) * 255).astype(np.uint8)).save(data / f"{i}.png")
+    report = run_audit(gen, AuditConfig(device="cpu", encoder=str(enc), data=str(data),
+                                        probes=("robustness.latent_pgd",)))
+    assert "--encoder" in _pgd_latents_source(report) and "5 latents" in _pgd_latents_source(report)
+    with pytest.raises(ConfigError, match="no output has 8 values"):
+        run_audit(gen, AuditConfig(device="cpu", encoder=str(builders.encoder(tmp_path / "e2.onnx", latent=3)),
+                                   data=str(data), probes=("robustness.latent_pgd",)))
+
+
+def test_run_invert_tells_own_samples_from_noise(tmp_path):
+    """`auditor invert`'s function: own samples (saved as PNG) are under the threshold, noise images are not."""
+    from PIL import Image
+
+    from auditor.loading import load_model
+    from auditor.runner import run_invert
+
+    gen = builders.generator(tmp_path / "g.onnx")
+    model = load_model(gen, device="cpu")
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    own = model.generate(model.sample_latents(np.random.default_rng(3), 3))
+    for i, x in enumerate(own):
+        Image.fromarray((x[0] * 255).round().astype(np.uint8)).save(folder / f"own{i}.png")
+    noise = tmp_path / "noise.png"
+    Image.fromarray((np.random.default_rng(4).random((12, 12)) * 255).astype(np.uint8)).save(noise)
+    result = run_invert(gen, [folder, noise], AuditConfig(device="cpu", gradients="query"))
+    verdicts = {Path(r["image"]).name: r["from_generator"] for r in result["images"]}
+    assert verdicts == {"own0.png": True, "own1.png": True, "own2.png": True, "noise.png": False}
+    assert result["threshold_mse"] < 1e-3 and "query-only" in result["gradients"]
+    with pytest.raises(ConfigError, match="no such image"):
+        run_invert(gen, [tmp_path / "missing.png"], AuditConfig(device="cpu"))
+    with pytest.raises(ConfigError, match="needs a generator"):
+        run_invert(builders.autoencoder(tmp_path / "ae.onnx"), [noise], AuditConfig(device="cpu"))
