@@ -98,12 +98,16 @@ def cli() -> None:
               help="An ONNX encoder: the robustness probe attacks encoder(--data images), as seed 003 does.")
 @click.option("--forbidden", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Folder of images the generator must not be able to emit (checked by inversion).")
+@click.option("--pgd-norm", type=click.Choice(["linf", "l2"]), default="linf", show_default=True,
+              help="Norm of the latent PGD budget ball.")
+@click.option("--pgd-target", help="Targeted latent PGD: 'black' (seed 003) or an image file to steer towards "
+              "(default: untargeted).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report here (default: stdout).")
 @click.option("--progress/--no-progress", default=True, help="Progress bars on stderr.")
 def scan(models, device, kind, latent_shape, layout, value_range, num_classes, seed, jobs, probe_names, data,
-         fail_on, preset, gradients, latents, encoder, forbidden, fmt, output, progress):
+         fail_on, preset, gradients, latents, encoder, forbidden, pgd_norm, pgd_target, fmt, output, progress):
     """Run the static checks and every applicable probe on each MODEL (files or folders of them).
 
     One model gives one report; several give one aggregated report (a summary table, then a section per model)
@@ -120,7 +124,8 @@ def scan(models, device, kind, latent_shape, layout, value_range, num_classes, s
                              device=device, seed=seed, fail_on=fail_on, preset=preset,
                              data=str(data) if data else None, gradients=gradients,
                              latents=str(latents) if latents else None, encoder=str(encoder) if encoder else None,
-                             forbidden=str(forbidden) if forbidden else None,
+                             forbidden=str(forbidden) if forbidden else None, pgd_norm=pgd_norm,
+                             pgd_target=pgd_target,
                              overrides=_overrides(kind, latent_shape, layout, value_range, num_classes))
         paths = expand_paths(list(models))
         reports = run_many(paths, config, jobs=jobs, progress=_progress_factory(progress and sys.stderr.isatty()))

@@ -43,6 +43,8 @@ class AuditConfig:
     latents: str | None = None                   # .npy of latents for the robustness probe (never unpickled)
     encoder: str | None = None                   # ONNX encoder: latents = encoder(--data images)
     forbidden: str | None = None                 # folder of images the generator must not be able to emit
+    pgd_norm: str = "linf"                       # "linf" | "l2"
+    pgd_target: str | None = None                # None: untargeted; "black"; or an image file to steer towards
     overrides: Overrides = field(default_factory=Overrides)
 
     def __post_init__(self) -> None:
@@ -54,6 +56,8 @@ class AuditConfig:
             raise ConfigError(str(exc)) from None
         if self.gradients not in MODES:
             raise ConfigError(f"gradients must be one of {', '.join(MODES)}, got {self.gradients!r}")
+        if self.pgd_norm not in ("linf", "l2"):
+            raise ConfigError(f"pgd norm must be linf or l2, got {self.pgd_norm!r}")
         if self.encoder and not self.data:
             raise ConfigError("--encoder needs --data (the images to encode)")
         if self.encoder and self.latents:
@@ -147,6 +151,18 @@ def _forbidden_images(model: AuditModel, config: AuditConfig) -> tuple[np.ndarra
     return images, f"--forbidden {config.forbidden} ({len(images)} images)"
 
 
+def _attack_target(model: AuditModel, config: AuditConfig) -> np.ndarray | None:
+    if config.pgd_target in (None, "black") or model.info.image_shape is None:
+        return None
+    from auditor.data import load_images
+
+    c, h, w = model.info.image_shape
+    try:
+        return load_images([config.pgd_target], size=(h, w), channels=c)
+    except ImageReadError as exc:
+        raise ConfigError(f"--pgd-target: {exc}") from None
+
+
 def run_probe(probe: Probe, model: AuditModel, ctx: ProbeContext) -> ProbeResult:
     """Runs one probe, capturing any exception into an ERRORED result; fills in seconds and rows."""
     rows_before = model.rows
@@ -175,7 +191,7 @@ def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: 
         return _with_exit(report, config)
     static = tuple(run_static_checks(model.onnx_file.proto, external_tensors=model.onnx_file.external_tensors,
                                      source_format=model.info.format))
-    selected = [p() for p in (probes if probes is not None else REGISTRY)
+    selected = [p.from_config(config) for p in (probes if probes is not None else REGISTRY)
                 if not config.probes or p.name in config.probes]
     results: list[ProbeResult] = []
     images, images_source = None, ""
@@ -194,13 +210,15 @@ def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: 
             applicable = []
     latents, latents_source = _user_latents(model, config)
     forbidden, forbidden_source = _forbidden_images(model, config)
+    attack_target = _attack_target(model, config)
     budget = int(config.max_rows * PRESETS[config.preset])
     for p in applicable:
         extra = {"progress": progress(p.name)} if progress else {}
         ctx = ProbeContext(rng=_probe_rng(config.seed, p.name), max_rows=budget, images=images,
                            images_source=images_source, preset=config.preset, gradient_mode=config.gradients,
                            latents=latents, latents_source=latents_source, forbidden=forbidden,
-                           forbidden_source=forbidden_source, earlier=tuple(results), **extra)
+                           forbidden_source=forbidden_source, earlier=tuple(results), attack_target=attack_target,
+                           **extra)
         results.append(run_probe(p, model, ctx))
     report = AuditReport(model=model.info, static_findings=static, results=tuple(results), error=error, **base)
     return _with_exit(report, config)

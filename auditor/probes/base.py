@@ -54,6 +54,7 @@ class ProbeContext:
     forbidden: np.ndarray | None = None            # NCHW [0, 1] images the generator must not emit (--forbidden)
     forbidden_source: str = ""
     earlier: tuple[ProbeResult, ...] = ()          # results of the probes that ran before this one
+    attack_target: np.ndarray | None = None        # [1, C, H, W] in [0, 1]: --pgd-target IMAGE
     progress: Callable[[int, int], None] = field(default=lambda done, total: None)  # (done, total) units
 
 
@@ -70,6 +71,11 @@ class Probe(ABC):
             kinds = ", ".join(sorted(k.value for k in self.applies_to))
             return f"applies to {kinds}, not {model.info.kind.value}"
         return None
+
+    @classmethod
+    def from_config(cls, config) -> Probe:
+        """The probe as the user's options (an ``AuditConfig``) configure it; most probes take none."""
+        return cls()
 
     @abstractmethod
     def run(self, model: AuditModel, ctx: ProbeContext) -> ProbeResult:

@@ -3,7 +3,7 @@
 For a batch of prior latents z, and each budget eps (in units of the prior's standard deviation per
 coordinate: L-inf radius eps, or L2 radius eps * sqrt(d)), T steps of projected gradient ascent on
 MSE(G(z + delta), G(z)) (untargeted), or descent on MSE(G(z + delta), black) (targeted, seed 003's all-black
-target). Latents come from the prior, or from the user (``--latents`` / ``--encoder`` with ``--data``).
+target, or the user's ``--pgd-target`` image). Latents come from the prior, or from the user (``--latents`` / ``--encoder`` with ``--data``).
 Gradients come from ``auditor.gradients`` (query-only by default, exact with ``--gradients exact``). A random perturbation of the same
 budget (a corner of the L-inf ball, or a point on the L2 sphere) is the control.
 
@@ -58,6 +58,10 @@ class LatentPGDProbe(Probe):
     def __init__(self, params: PGDParams | None = None) -> None:
         self.params = params or PGDParams()
 
+    @classmethod
+    def from_config(cls, config) -> LatentPGDProbe:
+        return cls(PGDParams(norm=config.pgd_norm, targeted=config.pgd_target is not None))
+
     def _project(self, delta: np.ndarray, radius: float) -> np.ndarray:
         if self.params.norm == "linf":
             return np.clip(delta, -radius, radius)
@@ -86,7 +90,11 @@ class LatentPGDProbe(Probe):
         # Each budget costs steps x batch gradients plus 2 x batch evaluations (attack and control).
         per_latent = (ctx.max_rows // len(p.budgets) - 2 * batch) // (p.steps * batch)
         oracle = make_oracle(model, ctx.gradient_mode, p.directions, rows_per_latent=max(1, per_latent))
-        target = np.zeros_like(reference) if p.targeted else reference
+        if p.targeted:
+            target = (np.zeros_like(reference) if ctx.attack_target is None
+                      else np.repeat(ctx.attack_target.astype(np.float32), batch, axis=0))
+        else:
+            target = reference
         sign = -1.0 if p.targeted else 1.0             # ascend the distance to G(z); descend it to the target
 
         scale = 1.0 if p.norm == "linf" else float(np.sqrt(d))
@@ -131,7 +139,8 @@ class LatentPGDProbe(Probe):
         }
         budget = metrics["budget_ssim_below_0_5"]
         broken_early = np.isfinite(budget) and budget <= LOW_BUDGET
-        mode = "targeted (all-black)" if p.targeted else "untargeted"
+        mode = ("untargeted" if not p.targeted else
+                "targeted (all-black)" if ctx.attack_target is None else "targeted (--pgd-target image)")
         summary = (f"{mode} {p.norm} latent PGD: AADDC(SSIM) {metrics['aaddc_ssim']:.3f} vs random "
                    f"{metrics['aaddc_ssim_random']:.3f}; SSIM < {SSIM_BROKEN} "
                    + (f"from eps {budget:.2f} prior std" if np.isfinite(budget) else f"not reached by eps {eps[-1]}"))

@@ -222,3 +222,23 @@ def test_gradient_and_latent_flags(runner, tmp_path):
     result = _scan(runner, gen, "--latents", bad)
     assert result.exit_code == 2 and "--latents" in result.output
     assert _scan(runner, gen, "--gradients", "magic").exit_code == 2
+
+
+def test_pgd_norm_and_target_flags(runner, tmp_path):
+    """--pgd-norm and --pgd-target configure the robustness probe; the report says what ran."""
+    import numpy as np
+    from PIL import Image
+
+    gen = builders.generator(tmp_path / "g.onnx")
+    target = tmp_path / "t.png"
+    Image.fromarray((np.random.default_rng(1).random((20, 20)) * 255).astype(np.uint8)).save(target)
+    result = _scan(runner, gen, "--probes", "robustness.latent_pgd", "--pgd-norm", "l2", "--pgd-target", target,
+                   "--format", "json")
+    assert result.exit_code == 0, result.output
+    finding = json.loads(result.output)["results"][0]["findings"][0]
+    assert finding["evidence"]["norm"] == "l2" and finding["evidence"]["targeted"] is True
+    assert "--pgd-target image" in finding["summary"]
+    result = _scan(runner, gen, "--probes", "robustness.latent_pgd", "--pgd-target", "black", "--format", "json")
+    assert "all-black" in json.loads(result.output)["results"][0]["findings"][0]["summary"]
+    result = _scan(runner, gen, "--pgd-target", tmp_path / "missing.png")
+    assert result.exit_code == 2 and "--pgd-target" in result.output
