@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 from auditor.errors import ConfigError, ModelLoadError, map_runtime_errors
@@ -18,6 +19,18 @@ def _ort():
     return ort
 
 
+def _preload_cuda_libraries(ort) -> None:
+    """onnxruntime-gpu's `cuda`/`cudnn` extras (the `genaudit[cuda]` extra, the Docker cuda target) install the
+    CUDA runtime and cuDNN as wheels under site-packages/nvidia, which the dynamic loader does not search; ORT's
+    preload_dlls loads them. Without those wheels (system CUDA, or a CPU machine) there is nothing to do."""
+    if importlib.util.find_spec("nvidia") is None or not hasattr(ort, "preload_dlls"):
+        return
+    try:
+        ort.preload_dlls(directory="")
+    except Exception:  # a missing or mismatched library: the CUDA provider then fails, and --device cuda says so
+        return
+
+
 def cuda_available() -> bool:
     return "CUDAExecutionProvider" in _ort().get_available_providers()
 
@@ -27,6 +40,7 @@ def _providers(device: str) -> list[str]:
         raise ConfigError(f"--device must be one of {', '.join(DEVICES)} or cuda:N, got {device!r}")
     if device == "cpu":
         return ["CPUExecutionProvider"]
+    _preload_cuda_libraries(_ort())
     if device.startswith("cuda"):
         if not cuda_available():
             raise ConfigError(f"--device {device}: this onnxruntime build has no CUDA execution provider")

@@ -1,0 +1,167 @@
+"""How close scans come to the forward-pass bound; writes bench/RESULTS.md. A benchmark, not a test.
+
+    python bench/engine.py [--out bench/RESULTS.md] [--models fixtures/*.onnx]
+
+All in ONE run (figures are ratios within it; the machine is shared and noisy):
+
+1. Per fixture model and per probe of a default scan: forward rows, wall seconds, the lower bound (rows x the
+   best per-row time the engine measured for that model in this run) and the efficiency (bound / wall).
+2. Noise-scan (`trigger.latent`) cost as the latent grows: generated generators of fixed depth
+   (z -> 256 -> 784, ReLU, sigmoid) at d = 16, 64, 128, 256, 512.
+3. Exact (torch autograd) vs query-only gradient time for one latent-PGD run per fixture generator.
+4. Default scan of the 100-d MNIST GAN fixture (median of 3).
+
+Targets (issue 6): efficiency >= 0.8 over a default scan; default scan of a 100-d MNIST generator under 10 s on
+2 CPU cores; noise-scan time from d = 64 to d = 512 growing less than 3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from auditor.loading import load_model
+from auditor.probes import REGISTRY
+from auditor.probes.base import ProbeContext
+from auditor.probes.latent_pgd import LatentPGDProbe
+from auditor.probes.trigger_latent import LatentTriggerProbe
+from auditor.runner import DEFAULT_MAX_ROWS, AuditConfig, _probe_images, _probe_rng, run_audit, run_probe
+
+DEFAULT_MODELS = ["fixtures/gan_mnist_clean.onnx", "fixtures/gan_mnist_fixed.onnx", "fixtures/vae_mnist_kld_vae.onnx",
+                  "fixtures/ae_mnist_clean.onnx", "fixtures/ae_cifar10_inverse.onnx"]
+LATENT_DIMS = (16, 64, 128, 256, 512)
+
+
+def _fixed_depth_generator(path: Path, d: int) -> Path:
+    rng = np.random.default_rng(d)
+    w1 = (rng.standard_normal((d, 256)) / np.sqrt(d)).astype(np.float32)
+    w2 = (rng.standard_normal((256, 784)) / 16).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["z", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["a"]),
+             helper.make_node("MatMul", ["a", "w2"], ["o"]), helper.make_node("Sigmoid", ["o"], ["s"]),
+             helper.make_node("Reshape", ["s", "shape"], ["img"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", d])],
+                              [helper.make_tensor_value_info("img", TensorProto.FLOAT, ["N", 1, 28, 28])],
+                              [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2"),
+                               numpy_helper.from_array(np.array([-1, 1, 28, 28], np.int64), "shape")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.save(model, path)
+    return path
+
+
+def efficiency_section(models: list[Path]) -> list[str]:
+    lines = ["## 1. Efficiency per probe (default scan, CPU)", "",
+             "| model | probe | rows | wall s | bound s | efficiency |", "|---|---|---:|---:|---:|---:|"]
+    total_bound = total_wall = 0.0
+    for path in models:
+        model = load_model(path, device="cpu")
+        config = AuditConfig(device="cpu")
+        images, source = _probe_images(model, config)
+        results = []
+        for probe_cls in REGISTRY:
+            probe = probe_cls.from_config(config)
+            if probe.applies(model) is not None:
+                continue
+            ctx = ProbeContext(rng=_probe_rng(0, probe.name), max_rows=DEFAULT_MAX_ROWS, images=images,
+                               images_source=source, earlier=tuple(results))
+            results.append(run_probe(probe, model, ctx))
+        best = model.runner.counter.best_row_seconds
+        for r in results:
+            if r.status.value != "completed" or r.rows == 0:
+                continue
+            bound = r.rows * best
+            total_bound += bound
+            total_wall += r.seconds
+            lines.append(f"| {path.name} | {r.probe} | {r.rows} | {r.seconds:.2f} | {bound:.2f} | "
+                         f"{bound / r.seconds:.2f} |")
+        print(lines[-1], flush=True)
+    lines += ["", f"**Over all default scans: bound {total_bound:.1f} s / wall {total_wall:.1f} s = efficiency "
+                  f"{total_bound / total_wall:.2f}** (target >= 0.8)."]
+    return lines
+
+
+def latent_growth_section(folder: Path) -> list[str]:
+    lines = ["", "## 2. Noise-scan cost as the latent grows (fixed-depth generated generators)", "",
+             "| d | rows | seconds | seconds / seconds at d = 64 |", "|---:|---:|---:|---:|"]
+    timings = {}
+    for d in LATENT_DIMS:
+        model = load_model(_fixed_depth_generator(folder / f"g{d}.onnx", d), device="cpu")
+        started = time.perf_counter()
+        result = LatentTriggerProbe().run(model, ProbeContext(rng=np.random.default_rng(0),
+                                                              max_rows=DEFAULT_MAX_ROWS))
+        timings[d] = (model.rows, time.perf_counter() - started, result.status.value)
+    for d, (rows, seconds, _) in timings.items():
+        lines.append(f"| {d} | {rows} | {seconds:.2f} | {seconds / timings[64][1]:.2f} |")
+    lines += ["", f"d = 64 -> 512: x{timings[512][1] / timings[64][1]:.2f} (target < 3x)."]
+    return lines
+
+
+def gradient_section(models: list[Path]) -> list[str]:
+    lines = ["", "## 3. Exact vs query-only gradients (one default latent-PGD run)", "",
+             "| model | query estimator | query s | exact s | query / exact |", "|---|---|---:|---:|---:|"]
+    for path in models:
+        model = load_model(path, device="cpu")
+        if model.info.latent_shape is None:
+            continue
+        seconds, estimator = {}, ""
+        for mode in ("exact", "query"):   # exact first: its one-off torch import is excluded below
+            if mode == "exact":
+                LatentPGDProbe().run(model, ProbeContext(rng=np.random.default_rng(1), max_rows=DEFAULT_MAX_ROWS,
+                                                         gradient_mode="exact"))
+            started = time.perf_counter()
+            result = LatentPGDProbe().run(model, ProbeContext(rng=np.random.default_rng(0),
+                                                              max_rows=DEFAULT_MAX_ROWS, gradient_mode=mode))
+            seconds[mode] = time.perf_counter() - started
+            estimator = result.findings[0].evidence["gradient"] if mode == "query" else estimator
+        lines.append(f"| {path.name} | {estimator} | {seconds['query']:.2f} | {seconds['exact']:.2f} | "
+                     f"{seconds['query'] / seconds['exact']:.1f}x |")
+    return lines
+
+
+def default_scan_section(path: Path, repeat: int = 3) -> list[str]:
+    walls = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run_audit(path, AuditConfig(device="cpu"))
+        walls.append(time.perf_counter() - started)
+    return ["", "## 4. Default scan of a 100-d MNIST generator", "",
+            f"`auditor scan {path}` (load, inspect, static checks, every applicable probe): median of {repeat} "
+            f"runs {statistics.median(walls):.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)}; target < 10 s)."]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=Path("bench/RESULTS.md"))
+    parser.add_argument("--models", nargs="*", type=Path)
+    args = parser.parse_args()
+    models = args.models or [Path(m) for m in DEFAULT_MODELS if Path(m).exists()]
+    import onnxruntime
+
+    lines = ["# Engine benchmark", "",
+             f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `python bench/engine.py`, in one "
+             f"run on {platform.machine()} with {len(os.sched_getaffinity(0))} CPU cores, onnxruntime "
+             f"{onnxruntime.__version__} (CPU execution provider; no GPU was available to this run, so the CUDA "
+             "path is unmeasured). Figures are ratios within this run.", ""]
+    lines += efficiency_section(models)
+    with tempfile.TemporaryDirectory() as tmp:
+        lines += latent_growth_section(Path(tmp))
+    lines += gradient_section([m for m in models if "gan" in m.name or "vae" in m.name])
+    lines += default_scan_section(Path("fixtures/gan_mnist_clean.onnx"))
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
