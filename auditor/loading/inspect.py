@@ -203,13 +203,13 @@ def inspect_model(proto: onnx.ModelProto, runner: OnnxRunner, *, path: str, sha2
     elif len(out_shape) == 1:
         image_shape = _flat_image_shape(out_shape[0])
         if image_shape is None:
-            raise InspectionError(f"output of {out_shape[0]} values per sample is not an image (pass --layout)")
+            return _not_generative(f"output of {out_shape[0]} values per sample is not an image", overrides, locals())
         out_layout = "flat"
         assumptions.append(f"flat output of {out_shape[0]} values read as a {image_shape} image")
     elif out_layout in ("NCHW", "NHWC") and len(out_shape) == 3:
         image_shape = out_shape if out_layout == "NCHW" else (out_shape[2], out_shape[0], out_shape[1])
     else:
-        raise InspectionError(f"output shape {out_shape} is not an image (pass --layout NCHW or NHWC)")
+        return _not_generative(f"output shape {out_shape} is not an image", overrides, locals())
     if overrides.layout is None and out_layout == "NCHW" and out_shape[0] == out_shape[2] and out_shape[0] in (1, 3):
         assumptions.append(f"output {out_shape} could be NCHW or NHWC: assumed NCHW (--layout)")
 
@@ -251,6 +251,22 @@ def inspect_model(proto: onnx.ModelProto, runner: OnnxRunner, *, path: str, sha2
         dynamic_batch=fixed_batch is None, batch_mode=batch_mode, opset=_default_opset(proto),
         ir_version=int(proto.ir_version), producer=f"{proto.producer_name} {proto.producer_version}".strip(),
         assumptions=tuple(assumptions))
+
+
+def _not_generative(reason: str, overrides: Overrides, found: dict) -> ModelInfo:
+    """A model that runs but whose output is no image (a classifier, an encoder): out of scope, not broken. Its
+    kind is UNKNOWN, so no probe applies (exit 4) and a folder scan is not failed by it. With --layout or --kind
+    the user insists it is an image model: then it is an inspection error."""
+    if overrides.layout or overrides.kind:
+        raise InspectionError(f"{reason} (check --layout / --kind)")
+    proto = found["proto"]
+    return ModelInfo(
+        path=found["path"], sha256=found["sha256"], format="onnx", size_bytes=found["size_bytes"],
+        kind=ModelKind.UNKNOWN, inputs=tuple(found["inputs"]), outputs=tuple(found["outputs"]),
+        dynamic_batch=found["fixed_batch"] is None, batch_mode=found["batch_mode"], opset=_default_opset(proto),
+        ir_version=int(proto.ir_version), producer=f"{proto.producer_name} {proto.producer_version}".strip(),
+        assumptions=(*found["assumptions"], f"{reason}: not a generator, decoder or autoencoder, so no behavioural "
+                     "probe applies (pass --layout NCHW or NHWC if it is one)"))
 
 
 def _image_matches(per_sample, layout, image_shape) -> bool:

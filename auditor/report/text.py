@@ -25,9 +25,13 @@ def render(report: AuditReport) -> str:
         lines.append(f"  error: {_clean(report.error, 400)}")
     if report.model:
         m = report.model
-        shape = f"latent {list(m.latent_shape)}" if m.latent_shape else f"image {list(m.image_shape or [])}"
-        lines.append(f"  model: {m.kind.value}, {shape} -> image {list(m.image_shape or [])} {m.layout}, "
-                     f"range {m.range_kind} {list(m.value_range or [])}, {m.batch_mode}")
+        if m.image_shape is None:
+            tensors = lambda specs: "; ".join(f"{_clean(t.name, 40)} {list(t.shape)}" for t in specs)  # noqa: E731
+            lines.append(f"  model: {m.kind.value}, {tensors(m.inputs)} -> {tensors(m.outputs)}, {m.batch_mode}")
+        else:
+            shape = f"latent {list(m.latent_shape)}" if m.latent_shape else f"image {list(m.image_shape)}"
+            lines.append(f"  model: {m.kind.value}, {shape} -> image {list(m.image_shape)} {m.layout}, "
+                         f"range {m.range_kind} {list(m.value_range or [])}, {m.batch_mode}")
         for a in m.assumptions:
             lines.append(f"  assumed: {_clean(a)}")
     for f in report.static_findings:

@@ -66,6 +66,19 @@ def test_no_applicable_probe_exits_4(runner, tmp_path):
     assert result.exit_code == 4 and "NOT AUDITABLE" in result.output
 
 
+def test_non_image_model_is_not_auditable_and_does_not_fail_a_folder(runner, tmp_path):
+    """A classifier-like model (no image output) is out of scope, not broken: exit 4 with the reason; beside a
+    backdoored generator the folder exits 1 (precedence 3 > 1 > 4 > 0), not 3."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    builders.generator(folder / "flat.onnx", flat_output=True, image=(1, 5, 7))
+    result = _scan(runner, folder / "flat.onnx")
+    assert result.exit_code == 4 and "not an image" in result.output
+    builders.wired_backdoor_generator(folder / "wired.onnx")
+    result = _scan(runner, folder)
+    assert result.exit_code == 1, result.output
+
+
 @pytest.mark.parametrize("fmt,marker", [("text", "PASS"), ("html", "<!doctype html>"),
                                         ("sarif", '"version": "2.1.0"'), ("json", '"schema_version": 1')])
 def test_formats_to_stdout(runner, tmp_path, fmt, marker):

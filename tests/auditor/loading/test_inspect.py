@@ -85,10 +85,15 @@ def test_overrides_replace_inference(tmp_path):
     assert info.value_range == (-3.0, 3.0) and info.range_kind == "given"
 
 
-def test_ambiguous_model_asks_for_kind(tmp_path):
-    """A model whose output is not an image is refused with the flag to pass."""
+def test_model_without_image_output_is_out_of_scope(tmp_path):
+    """A model whose output is not an image (a classifier, an encoder) is UNKNOWN, not broken: the report says why
+    and which flag would make it an image model; with --layout given it is an inspection error."""
+    path = builders.generator(tmp_path / "g.onnx", flat_output=True, image=(1, 5, 7))
+    info = load_model(path, device="cpu").info
+    assert info.kind == ModelKind.UNKNOWN and info.image_shape is None
+    assert any("not an image" in a and "--layout" in a for a in info.assumptions)
     with pytest.raises(InspectionError, match="--layout"):
-        load_model(builders.generator(tmp_path / "g.onnx", flat_output=True, image=(1, 5, 7)), device="cpu")
+        load_model(path, device="cpu", overrides=Overrides(layout="NCHW"))
 
 
 def test_committed_fixtures_inspect_correctly(fixtures_dir):
