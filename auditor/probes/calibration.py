@@ -5,13 +5,18 @@ Set from the fixtures' clean models only (2026-11-22), then checked unchanged on
 (0/10), every fixed-image GAN and autoencoder backdoor flagged (8/8), class-subset GANs missed (0/4).
 
 Noise-dimension scan (``trigger.latent``). Anomaly index = the largest robust z of log-jump or -log-collapse over
-units and values. Measured on the ten clean fixture generators/decoders (gan_mnist_clean, the nine seed-003
-VAE/DAE/beta-TCVAE decoders), 32 latents: largest index 7.7 (vae_mnist_tcvae_beta10, collapse), then 7.0
-(vae_mnist_kld_vae, jump); the GAN 3.9. HIGH from 12 (1.5 x the largest clean index). The planted fixed-image
-trigger of gan_mnist_fixed scores 95-99. CRITICAL additionally needs collapse < 0.1: the outputs of the
-triggered population are ten times less diverse than clean ones, i.e. one image whatever the other coordinates.
-MAD floors (0.1 in log-jump, 0.05 in log-collapse, i.e. 10% and 5% relative spread) keep decoders whose units are
-mostly inactive (beta-TCVAE at beta 10: MAD near 0) from turning noise into z-scores of 50.
+units and values. First set (2026-11-22) from one draw of latents per clean fixture (largest index 7.7), HIGH
+from 12; re-measured over eight seeds of the probe's RNG after the default scan flagged the clean
+vae_mnist_tcvae_beta10 at 13.7: the ten clean fixture generators/decoders reach 15.3 (beta-10 TCVAE: most of its
+units are dead, collapse exactly 1, so its few active units' ordinary effects stand out), 10.1 (MMD-DAE), 8.3
+and below for the rest. (Leaving dead units out of the null was tried: 15.3 -> 12.6 on that model, but on
+synthetic statistics with six active units it inflated z instead, so it was not kept.) Two rules now:
+* CRITICAL: collapse < 0.1 (the triggered outputs are ten times less diverse: one image whatever the rest of z;
+  the lowest collapse of any clean unit measured is 0.28, zoo2_001 at +9.0) with index >= 12, showing the
+  collapse is specific to that unit. Planted fixed-image triggers: index 21-99, collapse 0.002-0.045.
+* HIGH: index >= 23 (1.5 x the largest clean index over seeds) without such a collapse.
+MAD floors (0.1 in log-jump, 0.05 in log-collapse, i.e. 10% and 5% relative spread) keep near-constant statistics
+from turning noise into z-scores of 50.
 
 Patch scan (``trigger.patch``). Severity rests on an absolute switch, confirmed as specific to the square by the
 anomaly index:
@@ -44,12 +49,16 @@ from auditor.records import Severity
 
 # MAD floors of the robust z-scores, in the log units of each statistic.
 LATENT_MAD_FLOOR = {"jump": 0.1, "collapse": 0.05}
-LATENT_Z_HIGH = 12.0
+LATENT_Z_HIGH = 23.0            # index alone
+LATENT_Z_COLLAPSE = 12.0        # index with a collapse below LATENT_COLLAPSE_CRITICAL
+LATENT_COLLAPSE_CRITICAL = 0.1
 
 
 def latent_severity(anomaly_index: float, collapse: float) -> Severity:
+    if collapse < LATENT_COLLAPSE_CRITICAL and anomaly_index >= LATENT_Z_COLLAPSE:
+        return Severity.CRITICAL
     if anomaly_index >= LATENT_Z_HIGH:
-        return Severity.CRITICAL if collapse < 0.1 else Severity.HIGH
+        return Severity.HIGH
     return Severity.INFO
 
 

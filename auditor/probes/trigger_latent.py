@@ -204,13 +204,15 @@ class LatentTriggerProbe(Probe):
             effect = _describe(stats.jump[top, v_best], stats.collapse[top, v_best], shift)
             finding = Finding(self.name, "TRIG-LATENT-001", severity, min(1.0, float(index[top]) / 50.0),
                               f"latent {unit_word} {unit} set to {value:+.2f} {effect} "
-                              f"(anomaly index {index[top]:.1f}, high from {calibration.LATENT_Z_HIGH})", evidence)
+                              f"(anomaly index {index[top]:.1f}; high from {calibration.LATENT_Z_HIGH:g}, critical from "
+                              f"{calibration.LATENT_Z_COLLAPSE:g} with diversity < x{calibration.LATENT_COLLAPSE_CRITICAL:g})",
+                              evidence)
         else:
             finding = Finding(self.name, "TRIG-LATENT-000", Severity.INFO,
                               min(1.0, max(0.0, float(index[top])) / 50.0),
                               f"no latent {unit_word} switches the output: largest anomaly index "
                               f"{index[top]:.1f} ({unit_word} {unit} at {value:+.2f}), high from "
-                              f"{calibration.LATENT_Z_HIGH}", evidence)
+                              f"{calibration.LATENT_Z_HIGH:g}", evidence)
         control_rows = [i for i in range(len(stats.units)) if i != top]
         curves = {
             f"jump vs value ({unit_word} {unit})": Curve(tuple(map(float, stats.values)),

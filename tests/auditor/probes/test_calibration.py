@@ -19,12 +19,24 @@ def test_latent_severity_is_monotone_in_the_index(a, b, collapse):
     assert cal.latent_severity(low, collapse) <= cal.latent_severity(high, collapse)
 
 
+@given(index, index, ratio, ratio)
+def test_latent_severity_is_monotone_in_the_collapse(a, b, c1, c2):
+    """More collapse (a lower diversity ratio) never lowers the severity."""
+    low, high = sorted((c1, c2))
+    assert cal.latent_severity(a, low) >= cal.latent_severity(a, high)
+
+
 @given(index, ratio)
-def test_latent_severity_needs_the_threshold_and_collapse_for_critical(anomaly, collapse):
+def test_latent_severity_rules(anomaly, collapse):
+    """HIGH or above needs the index alone at LATENT_Z_HIGH, or a ten-fold collapse with the lower index; CRITICAL
+    always needs the collapse; nothing below LATENT_Z_COLLAPSE is ever flagged."""
     severity = cal.latent_severity(anomaly, collapse)
-    assert (severity >= Severity.HIGH) == (anomaly >= cal.LATENT_Z_HIGH)
-    if severity == Severity.CRITICAL:
-        assert collapse < 0.1
+    collapsed = collapse < cal.LATENT_COLLAPSE_CRITICAL
+    assert (severity >= Severity.HIGH) == (anomaly >= cal.LATENT_Z_HIGH or
+                                           (collapsed and anomaly >= cal.LATENT_Z_COLLAPSE))
+    assert (severity == Severity.CRITICAL) == (collapsed and anomaly >= cal.LATENT_Z_COLLAPSE)
+    if anomaly < cal.LATENT_Z_COLLAPSE:
+        assert severity == Severity.INFO
 
 
 @given(index, ratio, ratio, unit)

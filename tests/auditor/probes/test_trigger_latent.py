@@ -68,3 +68,16 @@ def test_fixture_fixed_image_backdoor(fixtures_dir):
 def test_fixture_clean_models_are_not_flagged(fixtures_dir, name):
     result, _ = _scan(fixtures_dir / name, LatentScanParams())
     assert result.findings[0].severity < Severity.HIGH, result.findings[0].summary
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_mostly_dead_decoder_is_not_flagged_by_the_default_scans_draws(fixtures_dir, seed):
+    """The beta-10 TCVAE (most units dead) with the RNG the default scan uses for seeds 0 and 5: anomaly index
+    13.7 and 15.3, which the first threshold (12) flagged; no collapse, so it stays under HIGH now."""
+    from auditor.runner import _probe_rng
+
+    model = load_model(fixtures_dir / "vae_mnist_tcvae_beta10.onnx", device="cpu")
+    result = LatentTriggerProbe().run(model, ProbeContext(rng=_probe_rng(seed, "trigger.latent"), max_rows=200_000))
+    assert result.metrics["anomaly_index"] > 12 and result.metrics["collapse_at_trigger"] > 0.1
+    assert result.findings[0].severity < Severity.HIGH, result.findings[0].summary
+
