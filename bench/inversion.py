@@ -12,6 +12,7 @@ time ratio. A benchmark, not a test: figures are measured in the run that writes
 from __future__ import annotations
 
 import datetime as dt
+import json
 import platform
 import sys
 import time
@@ -29,6 +30,7 @@ from auditor.runner import INVERT_CALIBRATION, INVERT_PARAMS
 GENERATORS = ["gan_mnist_clean", "gan_mnist_fixed", "gan_mnist_pair", "gan_mnist_classes", "vae_mnist_kld_vae",
               "vae_mnist_kld_dae"]
 HELD_OUT = 48
+RAW: dict[str, dict] = {}      # residuals per model, written beside the page for re-analysis
 
 
 def real_images(data_dir: Path, n: int) -> np.ndarray:
@@ -42,7 +44,8 @@ def inversion_section(fixtures: Path, real: np.ndarray) -> list[str]:
     params = InversionParams(**INVERT_PARAMS)
     lines = ["## Did this image come from this generator? (`auditor invert`)", "",
              f"Threshold: the 95th percentile of the residual MSE of {INVERT_CALIBRATION} of the generator's own "
-             f"samples, each inverted with {params.restarts} restarts x {params.steps} Adam steps (exact gradients), "
+             f"samples, each inverted with {params.restarts} restarts x {params.steps} Adam steps, then "
+             f"{params.refine_steps} refinement steps of the best restart (exact gradients), "
              f"latents kept plausible (norm statistic <= {params.max_norm_z}). Then {HELD_OUT} NEW own samples and "
              f"{len(real)} real MNIST test images are inverted the same way.", "",
              "| generator | threshold MSE | own samples under it | real images over it | own median MSE | "
@@ -57,6 +60,8 @@ def inversion_section(fixtures: Path, real: np.ndarray) -> list[str]:
         threshold = reachability_threshold(result.mse[:INVERT_CALIBRATION])
         held = result.mse[INVERT_CALIBRATION:INVERT_CALIBRATION + HELD_OUT]
         outside = result.mse[INVERT_CALIBRATION + HELD_OUT:]
+        RAW[name] = {"calibration": result.mse[:INVERT_CALIBRATION].tolist(), "own": held.tolist(),
+                     "real": outside.tolist()}
         lines.append(f"| {name} | {threshold:.5f} | {(held <= threshold).mean():.0%} | {(outside > threshold).mean():.0%}"
                      f" | {np.median(held):.5f} | {np.median(outside):.5f} | {time.perf_counter() - started:.0f} |")
         print(lines[-1], flush=True)
@@ -93,6 +98,7 @@ def main(fixtures: str, data_dir: str, out: str) -> None:
     lines += inversion_section(Path(fixtures), real_images(Path(data_dir), HELD_OUT))
     lines += gradient_section(Path(fixtures))
     Path(out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    Path(out).with_suffix(".json").write_text(json.dumps(RAW, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":

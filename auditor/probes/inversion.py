@@ -71,7 +71,8 @@ class GeneratorInversionProbe(Probe):
 
         params = self.params
         if not oracle.exact:
-            per_step = len(targets) * params.restarts * oracle.rows_per_latent()
+            # One refinement step per main step at most: (restarts + 1) gradients per image and step.
+            per_step = len(targets) * (params.restarts + 1) * oracle.rows_per_latent()
             affordable = (int(ctx.max_rows * QUERY_BUDGET_SHARE) - params.pool) // max(per_step, 1)
             if affordable < MIN_STEPS:
                 needed = params.rows(len(targets), oracle.rows_per_latent())
@@ -79,7 +80,8 @@ class GeneratorInversionProbe(Probe):
                     f"query-only inversion at d = {int(np.prod(model.info.latent_shape))} needs ~{needed:,} rows "
                     f"for {params.steps} steps; the budget affords {max(affordable, 0)} (pass --gradients exact, "
                     "with torch installed)"))
-            params = dataclasses.replace(params, steps=min(params.steps, affordable))
+            steps = min(params.steps, affordable)
+            params = dataclasses.replace(params, steps=steps, refine_steps=min(params.refine_steps, steps))
         result = invert(model, oracle, targets, labels, params, rng, ctx.progress)
 
         cal = result.mse[:n_cal]

@@ -65,14 +65,14 @@ def test_progress_is_reported_per_step(small_generator):
     seen = []
     model = small_generator
     invert(model, make_oracle(model, "query"), model.generate(model.sample_latents(np.random.default_rng(1), 2)),
-           None, InversionParams(restarts=1, steps=5, pool=8), np.random.default_rng(2),
+           None, InversionParams(restarts=1, steps=5, pool=8, refine_steps=3), np.random.default_rng(2),
            lambda done, total: seen.append((done, total)))
-    assert seen == [(i, 5) for i in range(1, 6)]
+    assert seen == [(i, 8) for i in range(1, 9)]
 
 
 @pytest.mark.parametrize("kwargs", [{"restarts": 0}, {"steps": 0}, {"restarts": 9, "pool": 8},
                                     {"learning_rate": 0}, {"prior_weight": -1},
-                                    {"max_norm_z": -0.5}])
+                                    {"max_norm_z": -0.5}, {"refine_steps": -1}, {"refine_rate": 0}])
 def test_bad_parameters_are_refused(kwargs):
     with pytest.raises(ValueError):
         InversionParams(**kwargs)
