@@ -184,7 +184,9 @@ def inspect(model, device, kind, latent_shape, layout, value_range, num_classes,
 @click.option("--gradients", type=click.Choice(["query", "exact", "auto"]), default="auto", show_default=True,
               help="auto: exact through torch when installed (hundreds of gradient steps), else query-only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def invert(model, images, device, kind, latent_shape, layout, value_range, num_classes, seed, gradients, as_json):
+@click.option("--progress/--no-progress", default=True, help="A progress bar on stderr.")
+def invert(model, images, device, kind, latent_shape, layout, value_range, num_classes, seed, gradients, as_json,
+           progress):
     """Did each of IMAGES (files or folders) come out of generator MODEL?
 
     Inverts the generator's own samples to set a reachability threshold, then each image: an image whose best
@@ -199,7 +201,7 @@ def invert(model, images, device, kind, latent_shape, layout, value_range, num_c
     try:
         config = AuditConfig(device=device, seed=seed, gradients=gradients,
                              overrides=_overrides(kind, latent_shape, layout, value_range, num_classes))
-        result = run_invert(model, list(images), config)
+        result = run_invert(model, list(images), config, _progress_factory(progress and sys.stderr.isatty()))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     except AuditorError as exc:

@@ -285,7 +285,8 @@ INVERT_CALIBRATION = 32
 INVERT_PARAMS = {"restarts": 8, "steps": 600, "refine_steps": 600}
 
 
-def run_invert(model_path: str | Path, image_paths: list[str | Path], config: AuditConfig) -> dict:
+def run_invert(model_path: str | Path, image_paths: list[str | Path], config: AuditConfig, progress=None,
+               params=None) -> dict:
     """`auditor invert`: did these images come out of this generator? Inverts INVERT_CALIBRATION of the model's
     own samples to set the reachability threshold, then each image; returns a JSON-safe dict. Raises ConfigError
     for bad options and AuditorError when the model cannot be loaded or run."""
@@ -314,13 +315,14 @@ def run_invert(model_path: str | Path, image_paths: list[str | Path], config: Au
         raise ConfigError(str(exc)) from None
     rng = np.random.default_rng(config.seed)
     oracle = make_oracle(model, config.gradients)
-    params = InversionParams(**INVERT_PARAMS)
+    params = params or InversionParams(**INVERT_PARAMS)
     # Own samples quantised to 8 bits, as the image files being judged are: otherwise a generator that inverts
     # exactly sets a threshold below PNG rounding error (~1.3e-6 MSE) and rejects its own saved outputs.
     own = np.round(model.generate(model.sample_latents(rng, INVERT_CALIBRATION)) * 255) / 255
     targets = np.concatenate([own, images])
     labels = model.sample_labels(rng, len(targets))
-    result = invert(model, oracle, targets, labels, params, rng)
+    result = invert(model, oracle, targets, labels, params, rng,
+                    progress("invert") if progress else (lambda done, total: None))
     threshold = reachability_threshold(result.mse[:INVERT_CALIBRATION])
     rows = []
     for i, path in enumerate(files):
