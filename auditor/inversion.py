@@ -20,15 +20,14 @@ import numpy as np
 from auditor.metrics.image import mse, ssim
 
 CLIP = 6.0                 # prior std per coordinate; far beyond any prior sample (P(|z_i| > 6) ~ 2e-9)
-OWN_SAMPLE_QUANTILE = 0.95  # see reachability_threshold
-
-
 def reachability_threshold(own_sample_mse: np.ndarray) -> float:
-    """Residual MSE at or under which an image counts as emitted by the generator: the 95th percentile of the
-    residuals of the generator's own samples (so ~95% of them pass by construction; the largest residual is not
-    used because a few own samples land in a local minimum: measured 5x the 95th percentile on the clean fixture
-    GAN). How well it keeps real images out is measured, not assumed: bench/inversion.py, docs/inversion.md."""
-    return float(np.quantile(own_sample_mse, OWN_SAMPLE_QUANTILE))
+    """Residual MSE at or under which an image counts as emitted by the generator: the largest residual among
+    inversions of K of the generator's own samples. A new own sample lands above the largest of K with
+    probability 1/(K+1) (3% at K = 32), whatever the residuals' distribution, which is heavy-tailed (a few
+    inversions converge slowly). The 95th percentile was tried first: estimated from 32 samples it covered only
+    81-98% of new own samples on the fixture GANs. How well the threshold keeps real images out is measured, not
+    assumed: bench/inversion.py, docs/inversion.md."""
+    return float(np.max(own_sample_mse))
 
 
 @dataclass(frozen=True)

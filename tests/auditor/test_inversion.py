@@ -35,10 +35,19 @@ def test_norm_statistic_is_standard_for_prior_samples():
 
 
 @given(st.lists(st.floats(0, 1), min_size=2, max_size=50))
-def test_threshold_is_the_95th_percentile(residuals):
+def test_threshold_covers_every_calibration_sample(residuals):
+    """Distribution-free: every own calibration sample is under the threshold (so a new one is above it with
+    probability 1 / (K + 1))."""
     threshold = reachability_threshold(np.asarray(residuals))
-    assert min(residuals) <= threshold <= max(residuals)
-    assert np.mean(np.asarray(residuals) <= threshold) >= 0.95 - 1 / len(residuals)
+    assert threshold == max(residuals)
+
+
+def test_threshold_coverage_of_new_samples_is_k_over_k_plus_one():
+    """Over many draws of K = 32 heavy-tailed residuals, a new sample falls under the threshold ~32/33 of the time."""
+    rng = np.random.default_rng(0)
+    draws = rng.lognormal(-9, 1.5, (4000, 33))
+    covered = np.mean([draws[i, 32] <= reachability_threshold(draws[i, :32]) for i in range(len(draws))])
+    assert abs(covered - 32 / 33) < 0.01
 
 
 @pytest.fixture(scope="module")
