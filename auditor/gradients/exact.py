@@ -29,7 +29,7 @@ class ExactOracle:
         rng = np.random.default_rng(0)
         z = model.sample_latents(rng, VERIFY_ROWS)
         labels = model.sample_labels(rng, VERIFY_ROWS)
-        feeds = self._feeds_np(z, labels)
+        feeds = model.generator_feeds(z, labels)
         self.verified_max_diff = self.graph.verify(model.runner.session, feeds)
         self.rows = 0
         self.note = (f"exact: torch autograd through the ONNX graph (checked against onnxruntime, max difference "
@@ -37,13 +37,6 @@ class ExactOracle:
 
     def rows_per_latent(self) -> int:
         return 1
-
-    def _feeds_np(self, z: np.ndarray, labels: np.ndarray | None) -> dict[str, np.ndarray]:
-        info = self.model.info
-        feeds = {info.inputs[0].name: z.astype(info.inputs[0].dtype)}
-        if info.label_input:
-            feeds[info.label_input] = self.model._label_feed(labels)
-        return feeds
 
     def generate(self, z: torch.Tensor, labels: np.ndarray | None = None) -> torch.Tensor:
         """Latents (a torch tensor, may require grad) -> NCHW images in [0, 1], like ``AuditModel.generate``."""

@@ -68,14 +68,18 @@ class AuditModel:
             return np.clip(np.round(x), 0, 255).astype(np.uint8)
         return x.astype(main.dtype)
 
-    def generate(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        """Latents (and labels, for conditional generators) -> images NCHW [0, 1]."""
+    def generator_feeds(self, z: np.ndarray, labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The model's input feeds for latents (and labels, for conditional generators)."""
         feeds = {self.info.inputs[0].name: z.astype(self.info.inputs[0].dtype)}
         if self.info.label_input:
             if labels is None:
                 raise InspectionError("a conditional generator needs labels")
             feeds[self.info.label_input] = self._label_feed(labels)
-        return self.to_unit(self._run(feeds))
+        return feeds
+
+    def generate(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Latents (and labels, for conditional generators) -> images NCHW [0, 1]."""
+        return self.to_unit(self._run(self.generator_feeds(z, labels)))
 
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         """Images NCHW [0, 1] -> the autoencoder's output, NCHW [0, 1]."""
