@@ -192,6 +192,8 @@ class AuditReport:
     error: str | None = None
     exit_code: int | None = None
     schema_version: int = SCHEMA_VERSION
+    # How the forward passes ran: onnxruntime execution provider, batch size chosen, rows and seconds in the model.
+    engine: dict[str, Any] | None = None
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -206,7 +208,8 @@ class AuditReport:
                 "started_at": self.started_at, "model_path": self.model_path, "config": self.config,
                 "model": self.model.to_dict() if self.model else None,
                 "static_findings": [f.to_dict() for f in self.static_findings],
-                "results": [r.to_dict() for r in self.results], "error": self.error, "exit_code": self.exit_code}
+                "results": [r.to_dict() for r in self.results], "error": self.error, "exit_code": self.exit_code,
+                "engine": self.engine}
 
     @classmethod
     def from_dict(cls, d: dict) -> AuditReport:
@@ -216,4 +219,4 @@ class AuditReport:
                    ModelInfo.from_dict(d["model"]) if d.get("model") else None,
                    tuple(Finding.from_dict(f) for f in d.get("static_findings", ())),
                    tuple(ProbeResult.from_dict(r) for r in d.get("results", ())), d.get("error"),
-                   d.get("exit_code"), d["schema_version"])
+                   d.get("exit_code"), d["schema_version"], d.get("engine"))

@@ -220,7 +220,11 @@ def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: 
                            forbidden_source=forbidden_source, earlier=tuple(results), attack_target=attack_target,
                            **extra)
         results.append(run_probe(p, model, ctx))
-    report = AuditReport(model=model.info, static_findings=static, results=tuple(results), error=error, **base)
+    runner = model.runner
+    engine = {"provider": runner.provider, "batch": runner.batch, "rows": runner.counter.rows,
+              "forward_seconds": round(runner.counter.seconds, 3)}
+    report = AuditReport(model=model.info, static_findings=static, results=tuple(results), error=error,
+                         engine=engine, **base)
     return _with_exit(report, config)
 
 

@@ -1,6 +1,6 @@
 """How close scans come to the forward-pass bound; writes bench/RESULTS.md. A benchmark, not a test.
 
-    python bench/engine.py [--out bench/RESULTS.md] [--models fixtures/*.onnx]
+    python bench/engine.py [--out bench/RESULTS.md] [--models fixtures/*.onnx] [--device cpu|cuda]
 
 All in ONE run (figures are ratios within it; the machine is shared and noisy):
 
@@ -9,7 +9,8 @@ All in ONE run (figures are ratios within it; the machine is shared and noisy):
 2. Noise-scan (`trigger.latent`) cost as the latent grows: generated generators of fixed depth
    (z -> 256 -> 784, ReLU, sigmoid) at d = 16, 64, 128, 256, 512.
 3. Exact (torch autograd) vs query-only gradient time for one latent-PGD run per fixture generator.
-4. Default scan of the 100-d MNIST GAN fixture (median of 3).
+4. Default scan of the 100-d MNIST GAN fixture (median of 3); with --device cuda also the same scan on the CPU
+   provider in the same run, for the GPU/CPU ratio.
 
 Targets (issue 6): efficiency >= 0.8 over a default scan; default scan of a 100-d MNIST generator under 10 s on
 2 CPU cores; noise-scan time from d = 64 to d = 512 growing less than 3x.
@@ -60,13 +61,13 @@ def _fixed_depth_generator(path: Path, d: int) -> Path:
     return path
 
 
-def efficiency_section(models: list[Path]) -> list[str]:
-    lines = ["## 1. Efficiency per probe (default scan, CPU)", "",
+def efficiency_section(models: list[Path], device: str) -> list[str]:
+    lines = [f"## 1. Efficiency per probe (default scan, {device})", "",
              "| model | probe | rows | wall s | bound s | efficiency |", "|---|---|---:|---:|---:|---:|"]
     total_bound = total_wall = 0.0
     for path in models:
-        model = load_model(path, device="cpu")
-        config = AuditConfig(device="cpu")
+        model = load_model(path, device=device)
+        config = AuditConfig(device=device)
         images, source = _probe_images(model, config)
         results = []
         for probe_cls in REGISTRY:
@@ -91,12 +92,12 @@ def efficiency_section(models: list[Path]) -> list[str]:
     return lines
 
 
-def latent_growth_section(folder: Path) -> list[str]:
+def latent_growth_section(folder: Path, device: str) -> list[str]:
     lines = ["", "## 2. Noise-scan cost as the latent grows (fixed-depth generated generators)", "",
              "| d | rows | seconds | seconds / seconds at d = 64 |", "|---:|---:|---:|---:|"]
     timings = {}
     for d in LATENT_DIMS:
-        model = load_model(_fixed_depth_generator(folder / f"g{d}.onnx", d), device="cpu")
+        model = load_model(_fixed_depth_generator(folder / f"g{d}.onnx", d), device=device)
         started = time.perf_counter()
         result = LatentTriggerProbe().run(model, ProbeContext(rng=np.random.default_rng(0),
                                                               max_rows=DEFAULT_MAX_ROWS))
@@ -107,11 +108,11 @@ def latent_growth_section(folder: Path) -> list[str]:
     return lines
 
 
-def gradient_section(models: list[Path]) -> list[str]:
+def gradient_section(models: list[Path], device: str) -> list[str]:
     lines = ["", "## 3. Exact vs query-only gradients (one default latent-PGD run)", "",
              "| model | query estimator | query s | exact s | query / exact |", "|---|---|---:|---:|---:|"]
     for path in models:
-        model = load_model(path, device="cpu")
+        model = load_model(path, device=device)
         if model.info.latent_shape is None:
             continue
         seconds, estimator = {}, ""
@@ -129,35 +130,63 @@ def gradient_section(models: list[Path]) -> list[str]:
     return lines
 
 
-def default_scan_section(path: Path, repeat: int = 3) -> list[str]:
+def _median_scan_seconds(path: Path, device: str, repeat: int) -> tuple[float, list[float]]:
     walls = []
     for _ in range(repeat):
         started = time.perf_counter()
-        run_audit(path, AuditConfig(device="cpu"))
+        run_audit(path, AuditConfig(device=device))
         walls.append(time.perf_counter() - started)
-    return ["", "## 4. Default scan of a 100-d MNIST generator", "",
-            f"`auditor scan {path}` (load, inspect, static checks, every applicable probe): median of {repeat} "
-            f"runs {statistics.median(walls):.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)}; target < 10 s)."]
+    return statistics.median(walls), walls
+
+
+def default_scan_section(path: Path, device: str, repeat: int = 3) -> list[str]:
+    median, walls = _median_scan_seconds(path, device, repeat)
+    lines = ["", "## 4. Default scan of a 100-d MNIST generator", "",
+             f"`auditor scan {path} --device {device}` (load, inspect, static checks, every applicable probe): "
+             f"median of {repeat} runs {median:.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)}; "
+             "target < 10 s on 2 CPU cores)."]
+    if device != "cpu":
+        cpu_median, cpu_walls = _median_scan_seconds(path, "cpu", repeat)
+        lines += ["", f"The same scan with `--device cpu` in this run ({len(os.sched_getaffinity(0))} cores): median "
+                      f"{cpu_median:.1f} s (runs: {', '.join(f'{w:.1f}' for w in cpu_walls)}); {device} / cpu = "
+                      f"{median / cpu_median:.2f}."]
+    return lines
+
+
+def _machine_line(device: str) -> str:
+    import onnxruntime
+
+    provider = "CUDA execution provider" if device.startswith("cuda") else "CPU execution provider"
+    gpu = ""
+    if device.startswith("cuda"):
+        try:
+            import subprocess
+
+            gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            gpu = "GPU name unknown"
+        gpu = f", GPU {gpu}"
+    else:
+        gpu = "; no GPU in this run, so the CUDA path is not measured here"
+    return (f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `python bench/engine.py "
+            f"--device {device}`, in one run on {platform.machine()} with {len(os.sched_getaffinity(0))} CPU cores, "
+            f"onnxruntime {onnxruntime.__version__} ({provider}{gpu}). Figures are ratios within this run.")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=Path("bench/RESULTS.md"))
     parser.add_argument("--models", nargs="*", type=Path)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the onnxruntime execution provider)")
     args = parser.parse_args()
     models = args.models or [Path(m) for m in DEFAULT_MODELS if Path(m).exists()]
-    import onnxruntime
-
-    lines = ["# Engine benchmark", "",
-             f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `python bench/engine.py`, in one "
-             f"run on {platform.machine()} with {len(os.sched_getaffinity(0))} CPU cores, onnxruntime "
-             f"{onnxruntime.__version__} (CPU execution provider; no GPU was available to this run, so the CUDA "
-             "path is unmeasured). Figures are ratios within this run.", ""]
-    lines += efficiency_section(models)
+    lines = ["# Engine benchmark", "", _machine_line(args.device), ""]
+    lines += efficiency_section(models, args.device)
     with tempfile.TemporaryDirectory() as tmp:
-        lines += latent_growth_section(Path(tmp))
-    lines += gradient_section([m for m in models if "gan" in m.name or "vae" in m.name])
-    lines += default_scan_section(Path("fixtures/gan_mnist_clean.onnx"))
+        lines += latent_growth_section(Path(tmp), args.device)
+    lines += gradient_section([m for m in models if "gan" in m.name or "vae" in m.name], args.device)
+    lines += default_scan_section(Path("fixtures/gan_mnist_clean.onnx"), args.device)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0

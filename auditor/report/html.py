@@ -13,7 +13,7 @@ import math
 import re
 
 from auditor.records import AuditReport, Curve, Finding, Status
-from auditor.report.text import verdict
+from auditor.report.text import engine_line, verdict
 
 _PNG_DATA_URI = re.compile(r"^data:image/png;base64,[A-Za-z0-9+/]+={0,2}$")
 _COLOURS = {"PASS": "#1a7f37", "RISK": "#cf222e", "INCONCLUSIVE": "#9a6700", "NOT AUDITABLE": "#57606a"}
@@ -93,6 +93,8 @@ def _model_section(report: AuditReport) -> str:
             ("opset / IR", f"{m.opset} / {m.ir_version}"), ("producer (from file, untrusted)", m.producer)]
     if m.label_input:
         rows.insert(7, ("label input", f"{m.label_input} ({m.num_classes} classes)"))
+    if report.engine:
+        rows.append(("engine", engine_line(report.engine)))
     body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     assumptions = "".join(f"<li>{_e(a)}</li>" for a in m.assumptions)
     return (f"<h2>Model</h2><table>{body}</table>"

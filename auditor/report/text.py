@@ -19,6 +19,11 @@ def verdict(report: AuditReport) -> str:
     return VERDICTS.get(ExitCode(report.exit_code), "?") if report.exit_code is not None else "?"
 
 
+def engine_line(engine: dict) -> str:
+    return (f"{engine['provider']}, batch {engine['batch']}, {engine['rows']:,} forward rows in "
+            f"{engine['forward_seconds']:.1f} s")
+
+
 def render(report: AuditReport) -> str:
     lines = [f"{verdict(report)}  {_clean(report.model_path)}  (exit {report.exit_code})"]
     if report.error:
@@ -34,6 +39,8 @@ def render(report: AuditReport) -> str:
                          f"range {m.range_kind} {list(m.value_range or [])}, {m.batch_mode}")
         for a in m.assumptions:
             lines.append(f"  assumed: {_clean(a)}")
+    if report.engine:
+        lines.append(f"  engine: {engine_line(report.engine)}")
     for f in report.static_findings:
         lines.append(f"  [{f.severity.name.lower():8}] {f.code}: {_clean(f.summary)}")
     for r in report.results:

@@ -74,6 +74,15 @@ def test_raising_probe_keeps_others_and_exits_3(gen):
     assert report.exit_code == ExitCode.AUDIT_ERROR
 
 
+def test_report_says_how_the_forward_passes_ran(gen):
+    """The report's engine record names the execution provider and counts the rows the probes ran (inspection's
+    few trial rows are not part of the audit's cost)."""
+    report = run_audit(gen, AuditConfig(device="cpu"), probes=(CountingProbe, CountingProbe))
+    engine = report.engine
+    assert engine["provider"] == "CPUExecutionProvider" and engine["batch"] >= 1
+    assert engine["rows"] == sum(r.rows for r in report.results) == 100 and engine["forward_seconds"] >= 0
+
+
 def test_risk_and_pass(gen):
     """A high finding gives exit 1 at --fail-on high, and 0 at --fail-on critical."""
     assert run_audit(gen, AuditConfig(device="cpu"), probes=(FindingProbe,)).exit_code == ExitCode.RISK
