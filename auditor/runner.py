@@ -267,7 +267,7 @@ def run_many(paths: list[Path], config: AuditConfig, *, jobs: int = 1, progress=
                              max_tasks_per_child=1) as pool:
         futures = [pool.submit(_audit_to_dict, str(p), config) for p in paths]
         reports = []
-        for path, future in zip(paths, futures):
+        for path, future in zip(paths, futures, strict=True):
             try:
                 reports.append(AuditReport.from_dict(future.result()))
             except Exception as exc:  # a worker that died (out of memory, killed) still yields a report
@@ -335,6 +335,7 @@ def run_invert(model_path: str | Path, image_paths: list[str | Path], config: Au
                      "norm_z": float(result.norm_z[k]), "max_abs_z": float(result.max_abs[k]),
                      "from_generator": bool(result.mse[k] <= threshold)})
     return {"model_path": str(model_path), "gradients": oracle.note, "threshold_mse": threshold,
-            "calibration": {"samples": INVERT_CALIBRATION, "mse_median": float(np.median(result.mse[:INVERT_CALIBRATION])),
+            "calibration": {"samples": INVERT_CALIBRATION,
+                            "mse_median": float(np.median(result.mse[:INVERT_CALIBRATION])),
                             "mse_max": float(result.mse[:INVERT_CALIBRATION].max())},
             "restarts": params.restarts, "steps": params.steps, "images": rows}

@@ -72,7 +72,8 @@ def _check_external(tensor: onnx.TensorProto, folder: Path) -> int:
         if stat.S_ISLNK(mode):
             raise ModelLoadError(f"external tensor {name!r}: data path {location[:120]!r} goes through a symlink")
     if not candidate.resolve().is_relative_to(folder.resolve()) or not candidate.is_file():
-        raise ModelLoadError(f"external tensor {name!r}: {location[:120]!r} is not a regular file in the model's folder")
+        raise ModelLoadError(f"external tensor {name!r}: {location[:120]!r} is not a regular file in the "
+                             "model's folder")
     file_size = candidate.stat().st_size
     try:
         offset = int(info.get("offset", 0))

@@ -51,7 +51,7 @@ def _findings_table(findings: tuple[Finding, ...] | list[Finding]) -> str:
 
 
 def _svg_curve(name: str, curve: Curve, width: int = 420, height: int = 220) -> str:
-    points = [(x, y) for x, y in zip(curve.x, curve.y) if math.isfinite(x) and math.isfinite(y)]
+    points = [(x, y) for x, y in zip(curve.x, curve.y, strict=True) if math.isfinite(x) and math.isfinite(y)]
     if len(points) < 2:
         return f'<p class="muted">{_e(name)}: not enough finite points to plot.</p>'
     xs, ys = [p[0] for p in points], [p[1] for p in points]
