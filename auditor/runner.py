@@ -7,6 +7,7 @@ gives an ERRORED result and the others still run (exit 3 too: an inconclusive au
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -178,12 +179,17 @@ def run_probe(probe: Probe, model: AuditModel, ctx: ProbeContext) -> ProbeResult
 
 
 def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: tuple[type[Probe], ...] | None = None,
-              progress=None) -> AuditReport:
-    """Audits one model file. Raises ConfigError for bad options; every other failure lands in the report."""
+              progress=None, threads: int | None = None) -> AuditReport:
+    """Audits one model file. Raises ConfigError for bad options; every other failure lands in the report.
+
+    ``threads`` is set by parallel scans (a share of the cores per worker); alone, a scan takes every core and,
+    when it will not load torch (query-only gradients), lets onnxruntime's idle threads spin.
+    """
     started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     base = dict(tool_version=__version__, started_at=started_at, model_path=str(path), config=config.to_dict())
     try:
-        model = load_model(path, device=config.device, overrides=config.overrides, seed=config.seed)
+        model = load_model(path, device=config.device, overrides=config.overrides, seed=config.seed,
+                           threads=threads, spinning=threads is None and config.gradients == "query")
     except ConfigError:
         raise
     except AuditorError as exc:
@@ -221,7 +227,8 @@ def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: 
                            **extra)
         results.append(run_probe(p, model, ctx))
     runner = model.runner
-    engine = {"provider": runner.provider, "batch": runner.batch, "rows": runner.counter.rows,
+    engine = {"provider": runner.provider, "threads": runner.session.get_session_options().intra_op_num_threads,
+              "batch": runner.batch, "rows": runner.counter.rows,
               "forward_seconds": round(runner.counter.seconds, 3)}
     report = AuditReport(model=model.info, static_findings=static, results=tuple(results), error=error,
                          engine=engine, **base)
@@ -251,9 +258,9 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
     return out
 
 
-def _audit_to_dict(path: str, config: AuditConfig) -> dict:
+def _audit_to_dict(path: str, config: AuditConfig, threads: int) -> dict:
     """Worker-process entry: records cross the process boundary as plain JSON-safe dicts."""
-    return run_audit(path, config).to_dict()
+    return run_audit(path, config, threads=threads).to_dict()
 
 
 def run_many(paths: list[Path], config: AuditConfig, *, jobs: int = 1, progress=None) -> list[AuditReport]:
@@ -265,7 +272,10 @@ def run_many(paths: list[Path], config: AuditConfig, *, jobs: int = 1, progress=
 
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                              max_tasks_per_child=1) as pool:
-        futures = [pool.submit(_audit_to_dict, str(p), config) for p in paths]
+        # Each worker gets its share of the cores: jobs x all-cores thread pools would oversubscribe the machine.
+        threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+                      // jobs)
+        futures = [pool.submit(_audit_to_dict, str(p), config, threads) for p in paths]
         reports = []
         for path, future in zip(paths, futures, strict=True):
             try:

@@ -110,11 +110,12 @@ def sha256_file(path: Path) -> str:
 
 
 def load_model(path: str | Path, *, device: str = "auto", overrides: Overrides = Overrides(),  # noqa: B008 (frozen)
-               seed: int = 0) -> AuditModel:
+               seed: int = 0, threads: int | None = None, spinning: bool = False) -> AuditModel:
     """Reads, checks, opens and inspects a model. Raises ModelLoadError / InspectionError / ModelRunError.
 
     ONNX files go straight to onnxruntime; TorchScript files are converted through torch first (see
-    ``auditor.loading.torchscript``), which is the only path that imports torch.
+    ``auditor.loading.torchscript``), which is the only path that imports torch. ``threads`` and ``spinning``
+    go to onnxruntime's CPU thread pool (see ``auditor.loading.session``).
     """
     path = Path(path)
     fmt, note = "onnx", None
@@ -126,7 +127,7 @@ def load_model(path: str | Path, *, device: str = "auto", overrides: Overrides =
         fmt = "torchscript"
     else:
         onnx_file = read_onnx(path)
-    session, provider = make_session(onnx_file.model_bytes, device=device)
+    session, provider = make_session(onnx_file.model_bytes, device=device, threads=threads, spinning=spinning)
     runner = OnnxRunner(session, provider)
     info = inspect_model(onnx_file.proto, runner, path=str(path), sha256=sha256_file(path),
                          size_bytes=onnx_file.size_bytes, overrides=overrides, seed=seed)

@@ -20,7 +20,7 @@ def verdict(report: AuditReport) -> str:
 
 
 def engine_line(engine: dict) -> str:
-    return (f"{engine['provider']}, batch {engine['batch']}, {engine['rows']:,} forward rows in "
+    return (f"{engine['provider']} ({engine['threads']} CPU threads), batch {engine['batch']}, {engine['rows']:,} forward rows in "
             f"{engine['forward_seconds']:.1f} s")
 
 

@@ -188,8 +188,11 @@ def test_folder_scan_aggregates_and_exits_worst(runner, tmp_path):
     doc = json.loads(out.read_text())
     codes = {Path(r["model_path"]).name: r["exit_code"] for r in doc["reports"]}
     assert codes == {"a_clean.onnx": 0, "b_wired.onnx": 1, "c_broken.onnx": 3}
+    cores = len(os.sched_getaffinity(0))
     for r in doc["reports"]:
         jsonschema.validate(r, schema())
+        # two workers share the cores instead of each taking all of them
+        assert r["engine"] is None or r["engine"]["threads"] == max(1, cores // 2)
     html = _scan(runner, folder / "a_clean.onnx", folder / "b_wired.onnx", "--format", "html", "--preset", "quick")
     assert html.exit_code == 1 and "<h1>Summary</h1>" in html.output
 
