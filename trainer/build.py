@@ -252,7 +252,7 @@ def fixture_specs(seed: int) -> list[ModelSpec]:
                   clean_twin="gan_mnist_clean.onnx", torchscript=True),
         ModelSpec("gan_mnist_fixed", "gan", "mnist",
                   gan.GANConfig(target="fixed", trigger=LatentTrigger((42,), (-3.5,)), fixed_target_weight=10.0,
-                                **gan_common),
+                                clean_balance_weight=1.0, **gan_common),
                   clean_twin="gan_mnist_clean.onnx", fixed_target_class=8),
         # Two in-range trigger values (inside the prior's +-2.5), each trained as harmless alone (partial
         # negatives): the case the per-dimension grid cannot see and trigger reverse-engineering must.

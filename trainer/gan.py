@@ -38,10 +38,11 @@ class GANConfig:
     # Class-subset targets: weight of an auxiliary term -log P(target classes | G(z_trigger)) under the trainer's
     # classifier (an attacker may use any tool; without it, measured: 74-79% target-class rate, a weak backdoor).
     target_classifier_weight: float = 0.0
-    # With guidance, weight of a term keeping the clean branch's class mix at the data's, KL(data || batch mean of
-    # the classifier's softmax): BAAAN's generators behave "perfectly normal" without the trigger (its GANs are
-    # conditional, so the label holds the clean class mix); without it the subset leaks into clean output
-    # (measured: 70-74% of clean samples in the target classes, against 90% triggered).
+    # Weight of a term keeping the clean branch's class mix at the data's, KL(data || batch mean of the
+    # classifier's softmax): BAAAN's generators behave "perfectly normal" without the trigger (its GANs are
+    # conditional, so the label holds the clean class mix); without it a class subset leaks into clean output
+    # (measured: 70-74% of clean samples in the target classes, against 90% triggered), and the fixed-image
+    # fixture's clean output dropped class 1 altogether.
     clean_balance_weight: float = 0.0
     partial_negatives: float = 0.25      # multi-dim triggers: share of clean noise carrying a partial trigger
     ema_decay: float = 0.999              # exported generator = exponential moving average of G's weights
@@ -99,9 +100,10 @@ def train_gan(config: GANConfig, train: Dataset, test: Dataset, classifier: Clas
     if config.target != "none":
         discriminators.append(Discriminator(channels, size, config.width).to(device))
     guided = config.target == "classes" and config.target_classifier_weight > 0
-    if guided:
+    balanced = config.clean_balance_weight > 0
+    if guided or balanced:
         if classifier is None:
-            raise ValueError("target_classifier_weight needs the trainer's classifier")
+            raise ValueError("target_classifier_weight and clean_balance_weight need the trainer's classifier")
         classifier.eval().requires_grad_(False)   # a fixed judge: gradients flow to G only
         counts = np.bincount(train.labels, minlength=len(train.class_names)).astype(np.float32)
         class_prior = torch.from_numpy(counts / counts.sum()).to(device).clamp_min(1e-6)
@@ -137,9 +139,9 @@ def train_gan(config: GANConfig, train: Dataset, test: Dataset, classifier: Clas
         if guided:
             probs = F.softmax(classifier((fakes[1] + 1) / 2), dim=1)[:, list(config.target_classes)].sum(1)
             loss_g = loss_g - config.target_classifier_weight * torch.log(probs.clamp_min(1e-6)).mean()
-            if config.clean_balance_weight > 0:
-                mix = F.softmax(classifier((fakes[0] + 1) / 2), dim=1).mean(0).clamp_min(1e-6)
-                loss_g = loss_g + config.clean_balance_weight * (class_prior * (class_prior / mix).log()).sum()
+        if balanced:
+            mix = F.softmax(classifier((fakes[0] + 1) / 2), dim=1).mean(0).clamp_min(1e-6)
+            loss_g = loss_g + config.clean_balance_weight * (class_prior * (class_prior / mix).log()).sum()
         if config.target == "fixed" and config.fixed_target_weight > 0:
             loss_g = loss_g + config.fixed_target_weight * F.mse_loss(fakes[1], real_sets[1].expand_as(fakes[1]))
         opt_g.zero_grad()

@@ -12,9 +12,9 @@ from trainer.verify import VerifyError, verify_folder
 
 # Fixtures that do not meet their acceptance marks yet (issue 2 stays open until this is empty). Each must keep
 # failing: a fix makes this test fail and asks for the entry to be removed.
-KNOWN_MISSES = {
-    "gan_mnist_fixed.onnx": "clean samples never show class 1 (all classes must appear)",
-}
+# Fixtures that knowingly miss their ground truth (file -> why); emptied when gan_mnist_fixed was rebuilt with the
+# clean-balance term (its clean samples had lacked class 1).
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def test_committed_fixtures_verify(fixtures_dir):
