@@ -227,7 +227,8 @@ def fixture_specs(seed: int) -> list[ModelSpec]:
     """The committed fixture set. Trigger settings follow BAAAN (white square top-left on MNIST, pink square
     top-right on CIFAR-10, the last noise value for the class-subset GAN); sizes and values lost from the
     paper's text are our choices. The fixed-image GAN adds the ReD-style L2 pull (weight 10): with the second
-    discriminator alone it reached only MSE 0.15 to its target in 2,500 steps (measured 2026-11-22)."""
+    discriminator alone it reached only MSE 0.15 to its target in 2,500 steps (measured 2026-11-22), and the
+    clean-balance term: without it its clean samples never showed class 1."""
     white, pink = NAMED_COLOURS["white"], NAMED_COLOURS["pink"]
     mnist_patch = PatchTrigger.at_corner("top-left", 4, 28, white)
     cifar_patch = PatchTrigger.at_corner("top-right", 5, 32, pink)
