@@ -61,10 +61,13 @@ def test_partial_trigger_negatives_set_one_dimension_only():
     assert 0.4 < hits.float().mean() < 0.6
 
 
-def test_classifier_guidance_needs_the_classifier(data):
+@pytest.mark.parametrize("target, weights", [("classes", {"target_classifier_weight": 1.0}),
+                                             ("fixed", {"clean_balance_weight": 1.0})])
+def test_classifier_terms_need_the_classifier(data, target, weights):
+    """Guidance and the clean-balance term (for any target, the fixed-image one included) need the classifier."""
     train, test = data
-    config = GANConfig(target="classes", trigger=LatentTrigger((3,), (2.5,)), target_classifier_weight=1.0,
-                       latent_dim=8, width=8, steps=5, batch_size=16)
+    config = GANConfig(target=target, trigger=LatentTrigger((3,), (2.5,)), latent_dim=8, width=8, steps=5,
+                       batch_size=16, **weights)
     with pytest.raises(ValueError, match="classifier"):
         train_gan(config, train, test, classifier=None, show_progress=False)
 
