@@ -141,23 +141,30 @@ def gradient_section(models: list[Path], device: str) -> list[str]:
     return lines
 
 
-def _median_scan_seconds(path: Path, device: str, repeat: int) -> tuple[float, list[float]]:
+def _median_scan_seconds(path: Path, device: str, repeat: int) -> tuple[float, list[float], object]:
     walls = []
     for _ in range(repeat):
         started = time.perf_counter()
-        run_audit(path, AuditConfig(device=device))
+        report = run_audit(path, AuditConfig(device=device))
         walls.append(time.perf_counter() - started)
-    return statistics.median(walls), walls
+    return statistics.median(walls), walls, report
 
 
 def default_scan_section(path: Path, device: str, repeat: int = 5) -> tuple[list[str], float]:
-    median, walls = _median_scan_seconds(path, device, repeat)
+    median, walls, report = _median_scan_seconds(path, device, repeat)
+    rows = ", ".join(f"{r.probe} {r.rows:,}" for r in report.results if r.rows)
+    engine = report.engine or {}
     lines = ["", "## 4. Default scan of a 100-d MNIST generator", "",
              f"`auditor scan {path} --device {device}` (load, inspect, static checks, every applicable probe): "
              f"median of {repeat} runs {median:.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)}; "
-             "target < 10 s on 2 CPU cores)."]
+             "target < 10 s on 2 CPU cores).",
+             "",
+             f"Where it goes (last run): {engine.get('rows', 0):,} forward rows ({rows}), "
+             f"{engine.get('forward_seconds', 0.0):.1f} s of them in onnxruntime. The query-only latent PGD "
+             "(forward differences: d + 1 = 101 rows per latent per step) is the largest share; with torch "
+             "installed `--gradients exact` replaces those rows with autograd (section 3)."]
     if device != "cpu":
-        cpu_median, cpu_walls = _median_scan_seconds(path, "cpu", repeat)
+        cpu_median, cpu_walls, _ = _median_scan_seconds(path, "cpu", repeat)
         lines += ["", f"The same scan with `--device cpu` in this run ({len(os.sched_getaffinity(0))} cores): median "
                       f"{cpu_median:.1f} s (runs: {', '.join(f'{w:.1f}' for w in cpu_walls)}); {device} / cpu = "
                       f"{median / cpu_median:.2f}."]
