@@ -3,10 +3,12 @@
     python bench/trigger_scan.py fixtures zoo2 [--data mnist=fixtures/probe_images/mnist ...] [-o table.md]
 
 For every generator/decoder it runs the noise-dimension scan and trigger reverse-engineering, for every
-autoencoder the patch scan (with the probe images named for its dataset, else self-made ones), then prints one
-row per model: ground truth, the probe whose finding decided (the most severe), severity, anomaly index, the
-statistics behind it, the trigger found and whether it is localised (latent: right dimensions, values within 20%;
-patch: overlapping square, colour within 0.25), forward rows and seconds; then TPR / FPR at HIGH.
+autoencoder the patch scan with the probe images named for its dataset, else self-made ones (and, with
+--gradients exact, mask reverse-engineering: its smallest switching mask area is appended to the statistics as
+"A"), then prints one row per model: ground truth, the probe whose finding decided (the most severe),
+severity, anomaly index, the statistics behind it, the trigger found and whether it is localised (latent:
+right dimensions, values within 20%; patch: overlapping square, colour within 0.25), forward rows and seconds;
+then TPR / FPR at HIGH.
 Clean models' anomaly indices are what the thresholds in ``auditor/probes/calibration.py`` are set from.
 """
 
@@ -26,6 +28,7 @@ from auditor.data import load_image_folder, self_generated_images
 from auditor.loading import load_model
 from auditor.probes.base import ProbeContext
 from auditor.probes.trigger_latent import LatentTriggerProbe
+from auditor.probes.trigger_mask import PatchTriggerReverseProbe
 from auditor.probes.trigger_patch import PatchTriggerProbe
 from auditor.probes.trigger_reverse import LatentTriggerReverseProbe
 from auditor.records import Severity
@@ -40,7 +43,7 @@ def _one(trigger: dict | None) -> str:
     if not trigger:
         return "-"
     if trigger["type"] == "latent":
-        return ", ".join(f"{d}={v:+.2f}" for d, v in zip(trigger["dims"], trigger["values"]))
+        return ", ".join(f"{d}={v:+.2f}" for d, v in zip(trigger["dims"], trigger["values"], strict=True))
     return f"({trigger['x']},{trigger['y']}) {trigger['size']}px {trigger['color']}"
 
 
@@ -58,6 +61,8 @@ def main() -> int:
     parser.add_argument("--data", action="append", default=[], help="dataset=folder of probe images")
     parser.add_argument("--only", default="*", help="glob over file names, e.g. 'ae_*'")
     parser.add_argument("-o", "--output", type=Path)
+    parser.add_argument("--gradients", default="query", choices=("query", "exact"),
+                        help="exact: also run mask reverse-engineering on autoencoders (needs torch)")
     args = parser.parse_args()
     data = dict(item.split("=", 1) for item in args.data)
     rows = []
@@ -78,6 +83,9 @@ def main() -> int:
                     images, source = self_generated_images(model.reconstruct, (c, h, w), 64, rng), "self-made"
                 model.runner.counter.rows = 0
                 results = [PatchTriggerProbe().run(model, ProbeContext(rng=rng, max_rows=10**8, images=images))]
+                if args.gradients != "query":
+                    results.append(PatchTriggerReverseProbe().run(model, ProbeContext(
+                        rng=rng, max_rows=10**8, images=images, gradient_mode=args.gradients)))
             else:
                 source = "prior"
                 probes = [LatentTriggerProbe(), LatentTriggerReverseProbe()]
@@ -109,6 +117,9 @@ def main() -> int:
                                    if r.findings[0].severity >= Severity.HIGH] or [finding.evidence.get("trigger")],
                          "rows": model.rows, "seconds": seconds,
                          "flagged": finding.severity >= Severity.HIGH})
+            mask = next((r for r in results if r.probe == PatchTriggerReverseProbe.name), None)
+            if mask is not None and "smallest_switching_area" in mask.metrics:
+                rows[-1]["stats"] += f" A {mask.metrics['smallest_switching_area']:.4f}"
             r = rows[-1]
             print(f"{r['model']:55s} {r['truth']:10s} {r['probe']:22s} {r['severity']:8s} idx {r['index']:6.1f} "
                   f"{r['stats']:26s} loc {r['localised']} {r['found']} rows {r['rows']} {r['seconds']:.1f}s",

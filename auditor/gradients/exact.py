@@ -11,6 +11,7 @@ import torch
 
 from auditor.errors import AuditorError
 from auditor.gradients.onnx_torch import TorchGraph
+from auditor.records import ModelKind
 
 VERIFY_ROWS = 4
 
@@ -27,9 +28,14 @@ class ExactOracle:
         info = model.info
         self.output_index = [o.name for o in info.outputs].index(model._output_name())
         rng = np.random.default_rng(0)
-        z = model.sample_latents(rng, VERIFY_ROWS)
-        labels = model.sample_labels(rng, VERIFY_ROWS)
-        feeds = model.generator_feeds(z, labels)
+        if info.kind is ModelKind.AUTOENCODER:
+            if not info.inputs[0].dtype.startswith("float"):
+                raise AuditorError(f"a {info.inputs[0].dtype} image input has no gradient")
+            feeds = {info.inputs[0].name: model.from_unit(rng.random((VERIFY_ROWS, *info.image_shape),
+                                                                     dtype=np.float32))}
+        else:
+            z = model.sample_latents(rng, VERIFY_ROWS)
+            feeds = model.generator_feeds(z, model.sample_labels(rng, VERIFY_ROWS))
         self.verified_max_diff = self.graph.verify(model.runner.session, feeds)
         self.rows = 0
         self.note = (f"exact: torch autograd through the ONNX graph (checked against onnxruntime, max difference "
@@ -44,13 +50,28 @@ class ExactOracle:
         feeds = {info.inputs[0].name: z}
         if info.label_input:
             feeds[info.label_input] = torch.from_numpy(self.model._label_feed(labels))
-        out = self.graph(feeds)[self.output_index].float()
+        return self._to_unit(self.graph(feeds)[self.output_index])
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        """Autoencoders: NCHW [0, 1] images (a torch tensor, may require grad) -> NCHW [0, 1] outputs, like
+        ``AuditModel.reconstruct``."""
+        info = self.model.info
+        lo, hi = info.value_range
+        x = images * (hi - lo) + lo
+        if self.model.input_channels_last:
+            x = x.permute(0, 2, 3, 1)
+        return self._to_unit(self.graph({info.inputs[0].name: x})[self.output_index])
+
+    def _to_unit(self, out: torch.Tensor) -> torch.Tensor:
+        """The model's output -> NCHW [0, 1] (``AuditModel.to_unit`` in torch); counts the rows."""
+        info = self.model.info
+        out = out.float()
         c, h, w = info.image_shape
         if info.layout == "NHWC":
             out = out.permute(0, 3, 1, 2)
         out = out.reshape(len(out), c, h, w)
         lo, hi = info.value_range
-        self.rows += len(z)
+        self.rows += len(out)
         return torch.clamp((out - lo) / (hi - lo), 0.0, 1.0) if hi > lo else out
 
     def mse_and_grad(self, z: np.ndarray, targets: np.ndarray, labels: np.ndarray | None,

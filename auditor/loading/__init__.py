@@ -57,12 +57,18 @@ class AuditModel:
         lo, hi = self.info.value_range
         return np.clip((x - lo) / (hi - lo), 0.0, 1.0) if hi > lo else x
 
+    @property
+    def input_channels_last(self) -> bool:
+        """Does the (autoencoder's) image input take NHWC?"""
+        main = self.info.inputs[0]
+        return len(main.shape) == 4 and _channels_last(main.shape)
+
     def from_unit(self, images: np.ndarray) -> np.ndarray:
         """NCHW [0, 1] images -> the autoencoder's input convention (layout, range, dtype)."""
         main = self.info.inputs[0]
         lo, hi = self.info.value_range
         x = images * (hi - lo) + lo
-        if len(main.shape) == 4 and _channels_last(main.shape):
+        if self.input_channels_last:
             x = x.transpose(0, 2, 3, 1)
         if main.dtype == "uint8":
             return np.clip(np.round(x), 0, 255).astype(np.uint8)

@@ -39,6 +39,13 @@ the closest neighbours). A first version gated groups at 0.15 x the median neare
 the clean fixtures' closest pairs, 0.18-0.48); the independent zoo showed that gate misses fixed-image backdoors
 that leave some diversity (zoo2_007, zoo2_020: diversity x0.03-0.04, closest pairs 0.13-0.18), so it was replaced
 by the rank-based choice; both zoo runs are in docs/trigger-detection.md.
+
+Mask reverse-engineering (``trigger.patch_reverse``, exact gradients only). The smallest mask seen to switch the
+reconstruction (collapse < PATCH_COLLAPSE_MAX or inversion >= PATCH_INVERSION_MIN, the patch scan's switch
+bars, re-checked under onnxruntime), as a share of the image. Set 2026-11-22 from the clean fixture autoencoders
+over three seeds of the probe's RNG, with real and with self-made probe images (12 runs): ae_mnist_clean
+0.174-0.177 (real) and 0.067-0.136 (self-made), ae_cifar10_clean 0.31-0.36. CRITICAL at <= 0.02: 3.4x under the
+smallest clean area. The fixtures' backdoors, for scale: 0.0012-0.0044 (a few pixels of the planted square).
 """
 
 from __future__ import annotations
@@ -64,6 +71,8 @@ def latent_severity(anomaly_index: float, collapse: float) -> Severity:
 
 REVERSE_COLLAPSE_MAX = 0.1
 REVERSE_CONTROL_MIN = 0.5
+
+MASK_AREA_CRITICAL = 0.02       # share of the image: see "Mask reverse-engineering" above
 
 PATCH_MAD_FLOOR = {"change": 0.1, "collapse": 0.05, "inversion": 0.02}
 PATCH_Z_HIGH = 10.0

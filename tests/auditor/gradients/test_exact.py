@@ -53,3 +53,34 @@ def test_unsupported_graph_fails_exact_and_falls_back_under_auto(tmp_path, monke
         make_oracle(model, "exact")
     fallback = make_oracle(model, "auto")
     assert not fallback.exact and "Tanh" in fallback.note
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_autoencoder_reconstruction_matches_onnxruntime_and_has_input_gradients(tmp_path, layout):
+    """Autoencoders: the torch graph reconstructs as onnxruntime does (either layout) and is differentiable in
+    the input image, which mask reverse-engineering optimises."""
+    import torch
+
+    from auditor.gradients.exact import ExactOracle
+
+    model = load_model(builders.autoencoder(tmp_path / "ae.onnx", image=(3, 8, 8), layout=layout), device="cpu")
+    oracle = ExactOracle(model)
+    images = np.random.default_rng(0).random((5, 3, 8, 8), dtype=np.float32)
+    x = torch.from_numpy(images).requires_grad_()
+    out = oracle.reconstruct(x)
+    np.testing.assert_allclose(out.detach().numpy(), model.reconstruct(images), atol=1e-5)
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    assert grad.shape == x.shape and float(grad.abs().min()) > 0 and oracle.rows == 5
+
+
+def test_integer_image_input_has_no_gradient(tmp_path):
+    """A uint8 image input cannot be differentiated: a clear refusal, not a crash."""
+    import dataclasses
+
+    from auditor.gradients.exact import ExactOracle
+
+    model = load_model(builders.autoencoder(tmp_path / "ae.onnx"), device="cpu")
+    first = dataclasses.replace(model.info.inputs[0], dtype="uint8")
+    model.info = dataclasses.replace(model.info, inputs=(first, *model.info.inputs[1:]))
+    with pytest.raises(AuditorError, match="uint8"):
+        ExactOracle(model)
