@@ -128,16 +128,16 @@ def search_mask(oracle, images: np.ndarray, clean_outputs: np.ndarray, objective
     return best
 
 
-def trigger_evidence(candidate: MaskCandidate, channels: int) -> dict:
+def trigger_evidence(candidate: MaskCandidate, channels: int) -> tuple[dict, int]:
     """The recovered trigger in the evidence shape: the bounding square of the mask's core (mask >= half its
-    peak) and the pattern's mean colour there."""
+    peak) and the pattern's mean colour there; and the core's pixel count."""
     core = candidate.mask >= 0.5 * float(candidate.mask.max())
     ys, xs = np.nonzero(core)
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
     colour = candidate.pattern[:, core].mean(axis=1)
     rgb = [float(colour[0])] * 3 if channels == 1 else [float(v) for v in colour[:3]]
-    return {"type": "patch", "x": x0, "y": y0, "size": max(y1 - y0, x1 - x0) + 1,
-            "color": [round(v, 3) for v in rgb], "mask_pixels": int(core.sum())}
+    return ({"type": "patch", "x": x0, "y": y0, "size": max(y1 - y0, x1 - x0) + 1,
+             "color": [round(v, 3) for v in rgb]}, int(core.sum()))
 
 
 class PatchTriggerReverseProbe(Probe):
@@ -193,8 +193,9 @@ class PatchTriggerReverseProbe(Probe):
             return ProbeResult(self.name, Status.COMPLETED, findings=(finding,), metrics=metrics)
         best, collapse, inversion = min(verified, key=lambda v: v[0].area)
         metrics.update({"smallest_switching_area": best.area, "collapse": collapse, "inversion": inversion})
-        trigger = trigger_evidence(best, c)
-        evidence = {**common, "trigger": trigger, "objective": best.objective, "area": round(best.area, 4),
+        trigger, pixels = trigger_evidence(best, c)
+        evidence = {**common, "trigger": trigger, "mask_pixels": pixels, "objective": best.objective,
+                    "area": round(best.area, 4),
                     "collapse": round(collapse, 4), "inversion": round(inversion, 3)}
         effect = (f"makes every reconstruction nearly the same image (diversity x{collapse:.3f})"
                   if best.objective == "collapse" else f"inverts {inversion:.0%} of the reconstructions")

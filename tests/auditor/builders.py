@@ -134,7 +134,7 @@ def wired_pair_backdoor_generator(path: Path, *, latent=16, image=(1, 12, 12), d
     size = int(np.prod(image))
     nodes = [helper.make_node("MatMul", ["z", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["g"])]
     conds = []
-    for k, (dim, thr) in enumerate(zip(dims, thresholds)):
+    for k, thr in enumerate(thresholds):
         nodes += [helper.make_node("Gather", ["z", f"idx{k}"], [f"z{k}"], axis=1),
                   helper.make_node("Greater" if thr > 0 else "Less", [f"z{k}", f"thr{k}"], [f"c{k}"])]
         conds.append(f"c{k}")
@@ -142,7 +142,7 @@ def wired_pair_backdoor_generator(path: Path, *, latent=16, image=(1, 12, 12), d
               helper.make_node("Reshape", ["sel", "shape"], ["img"])]
     inits = [_w("W", (latent, size)), numpy_helper.from_array(np.ones((1, size), dtype=np.float32), "target"),
              numpy_helper.from_array(np.array([-1, *image], dtype=np.int64), "shape")]
-    for k, (dim, thr) in enumerate(zip(dims, thresholds)):
+    for k, (dim, thr) in enumerate(zip(dims, thresholds, strict=True)):
         inits += [numpy_helper.from_array(np.array([dim], dtype=np.int64), f"idx{k}"),
                   helper.make_tensor(f"thr{k}", FLOAT, [], [thr])]
     graph = helper.make_graph(nodes, "wired_pair", [helper.make_tensor_value_info("z", FLOAT, ["N", latent])],
@@ -217,4 +217,31 @@ def encoder(path: Path, *, image=(1, 12, 12), latent=8) -> Path:
         [helper.make_tensor_value_info("logvar", FLOAT, ["N", latent]),
          helper.make_tensor_value_info("mu", FLOAT, ["N", latent])],
         [_w("We", (size, latent), seed=5), helper.make_tensor("zero", FLOAT, [], [0.0])])
+    return _save(graph, path)
+
+
+def wired_shape_backdoor_autoencoder(path: Path, *, side: int = 28, pixels=((10, 10), (11, 11), (12, 12),
+                                                                            (13, 13), (14, 14), (15, 15)),
+                                     sharpness: float = 10.0, threshold: float = 0.9) -> Path:
+    """A hand-wired autoencoder with a non-square trigger: x + s (T - x), s = sigmoid(k (mean of x over a
+    diagonal line of ``pixels`` - threshold)), T a constant gray image. Faithful (s ~ 0) unless the line is
+    bright; then every output becomes T."""
+    line = np.zeros((1, 1, side, side), np.float32)
+    for y, x in pixels:
+        line[0, 0, y, x] = 1.0 / len(pixels)
+    nodes = [helper.make_node("Mul", ["x", "line"], ["on_line"]),
+             helper.make_node("ReduceSum", ["on_line", "axes"], ["brightness"], keepdims=1),
+             helper.make_node("Sub", ["brightness", "thr"], ["margin"]),
+             helper.make_node("Mul", ["margin", "k"], ["logit"]),
+             helper.make_node("Sigmoid", ["logit"], ["s"]),
+             helper.make_node("Sub", ["target", "x"], ["towards"]),
+             helper.make_node("Mul", ["s", "towards"], ["step"]),
+             helper.make_node("Add", ["x", "step"], ["y"])]
+    shape = ["N", 1, side, side]
+    graph = helper.make_graph(
+        nodes, "wired_ae", [helper.make_tensor_value_info("x", FLOAT, shape)],
+        [helper.make_tensor_value_info("y", FLOAT, shape)],
+        [numpy_helper.from_array(line, "line"), numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes"),
+         helper.make_tensor("thr", FLOAT, [], [threshold]), helper.make_tensor("k", FLOAT, [], [sharpness]),
+         numpy_helper.from_array(np.full((1, 1, side, side), 0.5, np.float32), "target")])
     return _save(graph, path)

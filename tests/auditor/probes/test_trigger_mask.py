@@ -17,7 +17,8 @@ from auditor.probes import calibration
 from auditor.probes.base import ProbeContext
 from auditor.probes.trigger_mask import MaskCandidate, PatchTriggerReverseProbe, switch_statistics, trigger_evidence
 from auditor.records import Severity, Status
-from trainer.triggers import localised
+from tests.auditor import builders
+from trainer.triggers import localised, squares_overlap
 
 
 def _run(model, images, mode="exact"):
@@ -46,6 +47,23 @@ def test_fixture_backdoors_recovered_as_a_few_pixels_at_the_trigger(fixtures_dir
     assert result.metrics["smallest_switching_area"] <= calibration.MASK_AREA_CRITICAL
     assert finding.evidence["objective"] == ("collapse" if "fixed" in name else "inversion")
     assert localised(finding.evidence["trigger"], truth["trigger"], channels=1), finding.evidence["trigger"]
+
+
+def test_non_square_trigger_recovered_as_its_line(tmp_path):
+    """A hand-wired trigger the square grid has no shape for (a thin diagonal line of six pixels): recovered as a
+    mask of about those pixels, white, over the line."""
+    pytest.importorskip("torch")
+    from skimage.filters import gaussian
+
+    model = load_model(builders.wired_shape_backdoor_autoencoder(tmp_path / "line.onnx"), device="cpu")
+    rng = np.random.default_rng(0)
+    images = np.stack([gaussian(rng.random((28, 28)), 2) for _ in range(16)])[:, None]
+    images = ((images - images.min((2, 3), keepdims=True)) / np.ptp(images, axis=(2, 3), keepdims=True))
+    finding = _run(model, images.astype(np.float32)).findings[0]
+    assert finding.severity == Severity.CRITICAL, finding.summary
+    assert finding.evidence["mask_pixels"] <= 12
+    assert squares_overlap(finding.evidence["trigger"], {"x": 10, "y": 10, "size": 6})
+    assert min(finding.evidence["trigger"]["color"]) > 0.75
 
 
 def test_clean_twin_needs_a_large_mask(fixtures_dir, mnist_images):
@@ -77,4 +95,4 @@ def test_trigger_evidence_is_the_mask_core_and_its_mean_colour():
     pattern = np.zeros((1, 10, 10))
     pattern[0, 2:5, 6:8] = 0.8
     trigger = trigger_evidence(MaskCandidate("collapse", mask, pattern, float(mask.mean())), channels=1)
-    assert trigger == {"type": "patch", "x": 6, "y": 2, "size": 3, "color": [0.8, 0.8, 0.8], "mask_pixels": 6}
+    assert trigger == ({"type": "patch", "x": 6, "y": 2, "size": 3, "color": [0.8, 0.8, 0.8]}, 6)
