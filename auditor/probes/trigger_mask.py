@@ -87,7 +87,7 @@ def search_mask(oracle, images: np.ndarray, clean_outputs: np.ndarray, objective
     import torch
 
     torch.manual_seed(int(rng.integers(2**31)))
-    n, c, h, w = images.shape
+    _, c, h, w = images.shape
     x = torch.from_numpy(images.astype(np.float32))
     clean = torch.from_numpy(clean_outputs.astype(np.float32))
     mask_logit = (torch.randn(1, 1, h, w) * 0.1 - 2.0).requires_grad_()         # starts at ~12% everywhere
@@ -135,7 +135,7 @@ def trigger_evidence(candidate: MaskCandidate, channels: int) -> tuple[dict, int
     ys, xs = np.nonzero(core)
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
     colour = candidate.pattern[:, core].mean(axis=1)
-    rgb = [float(colour[0])] * 3 if channels == 1 else [float(v) for v in colour[:3]]
+    rgb = [float(colour.mean())] * 3 if channels < 3 else [float(v) for v in colour[:3]]   # gray: one value
     return ({"type": "patch", "x": x0, "y": y0, "size": max(y1 - y0, x1 - x0) + 1,
              "color": [round(v, 3) for v in rgb]}, int(core.sum()))
 
