@@ -102,12 +102,16 @@ def cli() -> None:
               help="Norm of the latent PGD budget ball.")
 @click.option("--pgd-target", help="Targeted latent PGD: 'black' (seed 003) or an image file to steer towards "
               "(default: untargeted).")
+@click.option("--classifier", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="ONNX classifier of the generator's domain (images in [0, 1] -> class scores): enables the "
+              "class-mix trigger scan, which finds class-subset backdoors.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report here (default: stdout).")
 @click.option("--progress/--no-progress", default=True, help="Progress bars on stderr.")
 def scan(models, device, kind, latent_shape, layout, value_range, num_classes, seed, jobs, probe_names, data,
-         fail_on, preset, gradients, latents, encoder, forbidden, pgd_norm, pgd_target, fmt, output, progress):
+         fail_on, preset, gradients, latents, encoder, forbidden, pgd_norm, pgd_target, classifier, fmt, output,
+         progress):
     """Run the static checks and every applicable probe on each MODEL (files or folders of them).
 
     One model gives one report; several give one aggregated report (a summary table, then a section per model)
@@ -125,7 +129,7 @@ def scan(models, device, kind, latent_shape, layout, value_range, num_classes, s
                              data=str(data) if data else None, gradients=gradients,
                              latents=str(latents) if latents else None, encoder=str(encoder) if encoder else None,
                              forbidden=str(forbidden) if forbidden else None, pgd_norm=pgd_norm,
-                             pgd_target=pgd_target,
+                             pgd_target=pgd_target, classifier=str(classifier) if classifier else None,
                              overrides=_overrides(kind, latent_shape, layout, value_range, num_classes))
         paths = expand_paths(list(models))
         reports = run_many(paths, config, jobs=jobs, progress=_progress_factory(progress and sys.stderr.isatty()))

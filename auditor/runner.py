@@ -46,6 +46,7 @@ class AuditConfig:
     forbidden: str | None = None                 # folder of images the generator must not be able to emit
     pgd_norm: str = "linf"                       # "linf" | "l2"
     pgd_target: str | None = None                # None: untargeted; "black"; or an image file to steer towards
+    classifier: str | None = None                # ONNX classifier of the generator's domain (class-mix scan)
     overrides: Overrides = field(default_factory=Overrides)
 
     def __post_init__(self) -> None:
@@ -152,6 +153,14 @@ def _forbidden_images(model: AuditModel, config: AuditConfig) -> tuple[np.ndarra
     return images, f"--forbidden {config.forbidden} ({len(images)} images)"
 
 
+def _domain_classifier(model: AuditModel, config: AuditConfig, threads: int | None):
+    if not config.classifier or model.info.image_shape is None or model.info.kind == ModelKind.AUTOENCODER:
+        return None
+    from auditor.loading.classifier import load_classifier
+
+    return load_classifier(config.classifier, model.info.image_shape, device=config.device, threads=threads)
+
+
 def _attack_target(model: AuditModel, config: AuditConfig) -> np.ndarray | None:
     if config.pgd_target in (None, "black") or model.info.image_shape is None:
         return None
@@ -217,6 +226,8 @@ def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: 
     latents, latents_source = _user_latents(model, config)
     forbidden, forbidden_source = _forbidden_images(model, config)
     attack_target = _attack_target(model, config)
+    classifier = _domain_classifier(model, config, threads) if any(
+        p.name == "trigger.latent_classes" for p in applicable) else None
     budget = int(config.max_rows * PRESETS[config.preset])
     for p in applicable:
         extra = {"progress": progress(p.name)} if progress else {}
@@ -224,7 +235,7 @@ def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: 
                            images_source=images_source, preset=config.preset, gradient_mode=config.gradients,
                            latents=latents, latents_source=latents_source, forbidden=forbidden,
                            forbidden_source=forbidden_source, earlier=tuple(results), attack_target=attack_target,
-                           **extra)
+                           classifier=classifier, **extra)
         results.append(run_probe(p, model, ctx))
     runner = model.runner
     engine = {"provider": runner.provider, "threads": runner.session.get_session_options().intra_op_num_threads,

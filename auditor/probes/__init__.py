@@ -6,13 +6,15 @@ from __future__ import annotations
 from auditor.probes.base import Probe, ProbeContext
 from auditor.probes.inversion import GeneratorInversionProbe
 from auditor.probes.latent_pgd import LatentPGDProbe
+from auditor.probes.trigger_classes import LatentClassShiftProbe
 from auditor.probes.trigger_latent import LatentTriggerProbe
 from auditor.probes.trigger_mask import PatchTriggerReverseProbe
 from auditor.probes.trigger_patch import PatchTriggerProbe
 from auditor.probes.trigger_reverse import LatentTriggerReverseProbe
 
-REGISTRY: tuple[type[Probe], ...] = (LatentTriggerProbe, LatentTriggerReverseProbe, PatchTriggerProbe,
-                                     PatchTriggerReverseProbe, LatentPGDProbe, GeneratorInversionProbe)
+REGISTRY: tuple[type[Probe], ...] = (LatentTriggerProbe, LatentClassShiftProbe, LatentTriggerReverseProbe,
+                                     PatchTriggerProbe, PatchTriggerReverseProbe, LatentPGDProbe,
+                                     GeneratorInversionProbe)
 
 __all__ = ["REGISTRY", "Probe", "ProbeContext", "get"]
 

@@ -16,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from auditor.loading import AuditModel
+from auditor.loading.classifier import DomainClassifier
 from auditor.records import ModelKind, ProbeResult
 
 # How much evidence a preset asks each probe to gather (latents, probe images), beside the row budget.
@@ -55,6 +56,7 @@ class ProbeContext:
     forbidden_source: str = ""
     earlier: tuple[ProbeResult, ...] = ()          # results of the probes that ran before this one
     attack_target: np.ndarray | None = None        # [1, C, H, W] in [0, 1]: --pgd-target IMAGE
+    classifier: DomainClassifier | None = None     # --classifier: the user's classifier of the model's domain
     progress: Callable[[int, int], None] = field(default=lambda done, total: None)  # (done, total) units
 
 

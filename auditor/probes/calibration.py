@@ -18,6 +18,17 @@ synthetic statistics with six active units it inflated z instead, so it was not 
 MAD floors (0.1 in log-jump, 0.05 in log-collapse, i.e. 10% and 5% relative spread) keep near-constant statistics
 from turning noise into z-scores of 50.
 
+Class-mix scan (``trigger.latent_classes``, only with the user's --classifier). Anomaly index = the largest robust
+z across units of the class mix's narrowing (entropy drop, nats; MAD floor 0.02). Set 2026-11-22 from clean
+models only, four seeds of the probe's RNG each, the classifier being one the model was not trained against
+(bench/class_scan.py; table in docs/trigger-detection.md): seven clean GANs (gan_mnist_clean and six of the zoo,
+MNIST and Fashion-MNIST, 32-128 units, where the null is 24 confirmed units) reach 8.9 (zoo2_013: a clean unit
+that turns most digits into 3s at -2.6 and beyond), 6.0 and below for the rest; the nine clean fixture VAE decoders
+(10 units, all of them the null) reach 12.1. MEDIUM from just over the largest clean index (9.0; 12.5 for nulls of
+fewer than 24 units), HIGH from 1.5 x it (13.5; 18), the rule of the noise scan's HIGH.
+A clean unit can narrow the class mix as much as a backdoor does (zoo2_013's unit 44), so this scan finds strong
+class-subset switches only; measured results, misses included, are in docs/trigger-detection.md.
+
 Patch scan (``trigger.patch``). Severity rests on an absolute switch, confirmed as specific to the square by the
 anomaly index:
 * collapse < 0.2 (a fixed-image target measured 0.001-0.07 on the fixtures; clean twins never below 0.38 over all
@@ -73,6 +84,20 @@ REVERSE_COLLAPSE_MAX = 0.1
 REVERSE_CONTROL_MIN = 0.5
 
 MASK_AREA_CRITICAL = 0.02       # share of the image: see "Mask reverse-engineering" above
+
+CLASS_NARROWING_MAD_FLOOR = 0.02    # nats of class-mix entropy
+CLASS_NARROWING_FEW_UNITS = 24      # a null of fewer units (small latents: all of them confirmed) is noisier
+# (MEDIUM from, HIGH from) by the size of the null: see "Class-mix scan" above.
+CLASS_NARROWING_Z = {"many": (9.0, 13.5), "few": (12.5, 18.0)}
+
+
+def class_narrowing_thresholds(units_in_null: int) -> tuple[float, float]:
+    return CLASS_NARROWING_Z["few" if units_in_null < CLASS_NARROWING_FEW_UNITS else "many"]
+
+
+def class_narrowing_severity(anomaly_index: float, units_in_null: int) -> Severity:
+    medium, high = class_narrowing_thresholds(units_in_null)
+    return Severity.HIGH if anomaly_index >= high else Severity.MEDIUM if anomaly_index >= medium else Severity.INFO
 
 PATCH_MAD_FLOOR = {"change": 0.1, "collapse": 0.05, "inversion": 0.02}
 PATCH_Z_HIGH = 10.0

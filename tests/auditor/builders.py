@@ -245,3 +245,22 @@ def wired_shape_backdoor_autoencoder(path: Path, *, side: int = 28, pixels=((10,
          helper.make_tensor("thr", FLOAT, [], [threshold]), helper.make_tensor("k", FLOAT, [], [sharpness]),
          numpy_helper.from_array(np.full((1, 1, side, side), 0.5, np.float32), "target")])
     return _save(graph, path)
+
+
+def classifier(path: Path, *, image=(1, 12, 12), classes=3, layout="NCHW", output="logits", scale=1.0) -> Path:
+    """A domain classifier for ``--classifier``: Flatten -> MatMul -> logits (or Softmax / NaN / one score)."""
+    size = int(np.prod(image))
+    in_shape = ["N", *image] if layout == "NCHW" else ["N", image[1], image[2], image[0]]
+    width = 1 if output == "single" else classes
+    nodes = [helper.make_node("Flatten", ["x"], ["f"], axis=1), helper.make_node("MatMul", ["f", "W"], ["logits"])]
+    if output == "softmax":
+        nodes.append(helper.make_node("Softmax", ["logits"], ["y"], axis=1))
+    elif output == "nan":
+        nodes.append(helper.make_node("Div", ["logits", "zero"], ["y"]))
+    else:
+        nodes.append(helper.make_node("Identity", ["logits"], ["y"]))
+    graph = helper.make_graph(
+        nodes, "classifier", [helper.make_tensor_value_info("x", FLOAT, in_shape)],
+        [helper.make_tensor_value_info("y", FLOAT, ["N", width])],
+        [_w("W", (size, width), seed=3, scale=scale), helper.make_tensor("zero", FLOAT, [], [0.0])])
+    return _save(graph, path)

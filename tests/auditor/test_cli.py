@@ -60,6 +60,25 @@ def test_two_dimension_backdoor_is_recovered_by_reverse_engineering(runner, tmp_
     assert finding["code"] == "TRIG-REVERSE-001" and sorted(finding["evidence"]["trigger"]["dims"]) == [5, 20]
 
 
+def test_class_mix_scan_flags_the_fixture_backdoor_with_a_classifier(runner, tmp_path, fixtures_dir):
+    """--classifier enables the class-mix scan: the fixed-image GAN's trigger unit narrows the mix to one class."""
+    out = tmp_path / "c.json"
+    result = _scan(runner, fixtures_dir / "gan_mnist_fixed.onnx", "--probes", "trigger.latent_classes",
+                   "--classifier", fixtures_dir / "mnist_classifier.onnx", "--format", "json", "-o", out)
+    assert result.exit_code == 1, result.output
+    finding = json.loads(out.read_text())["results"][0]["findings"][0]
+    assert finding["code"] == "TRIG-CLASS-001" and finding["evidence"]["trigger"]["dims"] == [42]
+
+
+def test_unusable_classifier_is_a_usage_error(runner, tmp_path):
+    """A classifier that does not take the generator's images: exit 2, one line naming the flag."""
+    generator = builders.generator(tmp_path / "g.onnx")
+    wrong = builders.classifier(tmp_path / "c.onnx", image=(3, 12, 12))
+    result = _scan(runner, generator, "--probes", "trigger.latent_classes", "--classifier", wrong)
+    assert result.exit_code == 2 and "--classifier c.onnx" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
 def test_no_applicable_probe_exits_4(runner, tmp_path):
     """Asking only for a generator probe on an autoencoder leaves nothing to audit: exit 4."""
     result = _scan(runner, builders.autoencoder(tmp_path / "a.onnx"), "--probes", "robustness.latent_pgd")
@@ -161,8 +180,8 @@ def test_render_existing_report(runner, tmp_path):
 
 def test_data_folder_is_used_for_autoencoders(runner, tmp_path):
     """--data feeds the user's images to autoencoder probes (resized to the model's input)."""
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     images = tmp_path / "imgs"
     images.mkdir()
