@@ -190,8 +190,8 @@ class LatentClassShiftProbe(Probe):
                                   for i in order[:5]]}
         if severity >= Severity.MEDIUM:
             finding = Finding(self.name, "TRIG-CLASS-001", severity, min(1.0, float(index[top]) / 50.0),
-                              f"latent unit {unit} set to {value:+.2f} narrows the class mix to classes "
-                              f"{', '.join(map(str, gained)) or '?'} ({mix[gained].sum():.0%} of outputs, "
+                              f"latent unit {unit} set to {value:+.2f} narrows the class mix to "
+                              f"{'class' if len(gained) == 1 else 'classes'} {', '.join(map(str, gained)) or '?'} ({mix[gained].sum():.0%} of outputs, "
                               f"{anchor[gained].sum():.0%} without it; anomaly index "
                               f"{index[top]:.1f}, medium from {medium:g}, high from {threshold:g})", evidence)
         else:
