@@ -194,7 +194,8 @@ def invert(model, images, device, kind, latent_shape, layout, value_range, num_c
     """Did each of IMAGES (files or folders) come out of generator MODEL?
 
     Inverts the generator's own samples to set a reachability threshold, then each image: an image whose best
-    reconstruction from a plausible latent is within the threshold counts as something this generator emits.
+    reconstruction is within the threshold, from a latent inside the prior's typical set (not pushed to its
+    edge), counts as something this generator emits.
     Exit 0 when every image was inverted, 2 on bad input, 3 when the model cannot be loaded or run.
     """
     import json
@@ -217,7 +218,8 @@ def invert(model, images, device, kind, latent_shape, layout, value_range, num_c
     click.echo(f"threshold MSE {result['threshold_mse']:.5f} (largest residual of {result['calibration']['samples']} "
                f"own samples x margin; {result['gradients']})")
     for row in result["images"]:
-        verdict = "FROM GENERATOR" if row["from_generator"] else "not from generator"
+        verdict = ("FROM GENERATOR" if row["from_generator"] else
+                   "not from (edge z)" if row["reachable_only_at_edge"] else "not from generator")
         click.echo(f"{verdict:19} mse {row['mse']:.5f}  ssim {row['ssim']:.3f}  norm-z {row['norm_z']:+.2f}  "
                    f"{_clean(row['image'], 200)}")
 

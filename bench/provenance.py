@@ -47,7 +47,7 @@ def _job(model_path: str, role: str, part: int, count: int, real_path: str | Non
     started = time.perf_counter()
     result = invert(model, oracle, images, None, InversionParams(**{**INVERT_PARAMS, **params}), rng)
     return {"model": Path(model_path).stem, "role": role, "part": part, "mse": result.mse.tolist(),
-            "seconds": time.perf_counter() - started}
+            "norm_z": result.norm_z.tolist(), "seconds": time.perf_counter() - started}
 
 
 def run(args) -> None:
@@ -125,7 +125,34 @@ def report(args) -> None:
         if scores:
             lines.append(f"| {n} | {constants[n]:.2f} | {min(s[0] for s in scores):.0%} | "
                          f"{min(s[1] for s in scores):.0%} | {sum(min(s) >= 0.95 for s in scores)}/{len(scores)} |")
-    print("\n".join(lines))
+    print("\n".join(lines + ["", "With the edge rule:", ""] + edge_report(args.raw)))
+
+
+def edge_report(path: str) -> list[str]:
+    """The shipped rule of `auditor invert` (auditor.inversion.from_generator): under the largest own residual AND
+    the recovered latent not pinned to the edge of the typical set. Records without norm_z are left out."""
+    from auditor.inversion import from_generator
+
+    data: dict[str, dict[str, dict[str, list]]] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        if "norm_z" in r:
+            role = data.setdefault(r["model"], {}).setdefault(r["role"], {"mse": [], "norm_z": []})
+            role["mse"] += r["mse"]
+            role["norm_z"] += r["norm_z"]
+    lines = ["| generator | own under (residual only) | real over (residual only) | own under (+ edge rule) | "
+             "real over (+ edge rule) | real reachable by residual, at the edge |", "|---|---:|---:|---:|---:|---:|"]
+    for m, roles in sorted(data.items()):
+        if {"calibration", "own", "real"} - roles.keys():
+            continue
+        t = float(np.max(roles["calibration"]["mse"]))
+        own = {k: np.array(v) for k, v in roles["own"].items()}
+        real = {k: np.array(v) for k, v in roles["real"].items()}
+        own_in, real_in = from_generator(own["mse"], own["norm_z"], t), from_generator(real["mse"], real["norm_z"], t)
+        under = real["mse"] <= t
+        lines.append(f"| {m} | {(own['mse'] <= t).mean():.0%} | {1 - under.mean():.0%} | {own_in.mean():.0%} | "
+                     f"{1 - real_in.mean():.0%} | {int((under & ~real_in).sum())} of {int(under.sum())} |")
+    return lines
 
 
 def main() -> int:

@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from auditor.gradients import make_oracle
-from auditor.inversion import InversionParams, _project, invert, norm_statistic, reachability_threshold
+from auditor.inversion import (
+    InversionParams,
+    _project,
+    at_edge,
+    from_generator,
+    invert,
+    norm_statistic,
+    reachability_threshold,
+)
 from auditor.loading import load_model
 from tests.auditor import builders
 
@@ -32,6 +40,25 @@ def test_norm_statistic_is_standard_for_prior_samples():
     z = np.random.default_rng(0).standard_normal((4000, 64))
     stat = norm_statistic(z)
     assert abs(stat.mean()) < 0.1 and abs(stat.std() - 1) < 0.1
+
+
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(-5, 5)), min_size=1, max_size=40), st.floats(0, 1))
+def test_provenance_needs_the_residual_and_a_latent_off_the_edge(rows, threshold):
+    """The verdict implies the residual rule; without a bound it is the residual rule; projected latents (norm
+    statistic at the bound) never count."""
+    mse, norm_z = (np.array(c) for c in zip(*rows, strict=True))
+    verdict = from_generator(mse, norm_z, threshold)
+    assert not (verdict & (mse > threshold)).any()
+    np.testing.assert_array_equal(from_generator(mse, norm_z, threshold, None), mse <= threshold)
+    z = _project(np.random.default_rng(0).standard_normal((8, 100)) * 3, 3.0)
+    assert at_edge(norm_statistic(z)).all() and not from_generator(np.zeros(8), norm_statistic(z), threshold).any()
+
+
+@pytest.mark.parametrize("d", [32, 100, 128])
+def test_prior_latents_are_rarely_at_the_edge(d):
+    """Own samples come from prior latents: under 1% of them sit at or beyond the edge (norm statistic 3)."""
+    z = np.random.default_rng(d).standard_normal((20000, d))
+    assert at_edge(norm_statistic(z)).mean() < 0.01
 
 
 @given(st.lists(st.floats(0, 1), min_size=2, max_size=50))
