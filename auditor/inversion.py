@@ -49,7 +49,7 @@ def from_generator(mse: np.ndarray, norm_z: np.ndarray, threshold: float, max_no
 
     Why the second condition: some real digits are in a generator's range (residual as low as its own samples'),
     but the inversion reaches them only by pushing the latent to the bound of the typical set. Own samples come
-    from prior latents, whose norm statistic exceeds 3 with probability ~0.2-0.7% (chi-square, d = 32 to 128), so
+    from prior latents, whose norm statistic reaches the edge with probability 0.3-0.5% (chi-square, d = 32 to 128), so
     the edge rejects almost none of them. Measured in docs/inversion.md (bench/provenance.py, "edge rule")."""
     return (np.asarray(mse) <= threshold) & ~at_edge(norm_z, max_norm_z)
 
