@@ -28,6 +28,7 @@ from auditor.imaging import grid_data_uri
 from auditor.metrics.robust import robust_z
 from auditor.probes import calibration
 from auditor.probes.base import Probe, ProbeContext, fit_sample_counts
+from auditor.probes.trigger_latent import confirm_units, signed_values, unit_sweeps
 from auditor.records import Curve, Finding, ModelKind, ProbeResult, Severity, Status
 
 
@@ -80,17 +81,10 @@ def class_shift(model, classifier, z: np.ndarray, labels: np.ndarray | None, uni
                 values: np.ndarray, max_rows_per_call: int = 4096) -> ClassShift:
     """Class-mix shift of every unit in ``units`` set to each of ``values`` on the latents ``z``."""
     settings = np.concatenate([[0.0], values]).astype(np.float32)
-    n, k = len(z), len(settings)
-    chunk = max(1, max_rows_per_call // (n * k))
-    mixes = np.empty((len(units), k, classifier.classes))
-    for start in range(0, len(units), chunk):
-        block = units[start:start + chunk]
-        batch = np.repeat(z[None, None], len(block), 0).repeat(k, 1)          # [u, k, n, *latent]
-        for i, unit in enumerate(block):
-            batch[i, :, :, unit] = settings.reshape(k, 1, *[1] * (z.ndim - 2))
-        out = model.generate(batch.reshape(-1, *z.shape[1:]),
-                             None if labels is None else np.tile(labels, len(block) * k))
-        mixes[start:start + len(block)] = classifier.probabilities(out).reshape(len(block), k, n, -1).mean(2)
+    mixes = np.empty((len(units), len(settings), classifier.classes))
+    for start, out in unit_sweeps(model, z, labels, units, settings, max_rows_per_call):
+        probabilities = classifier.probabilities(out.reshape(-1, *out.shape[3:]))
+        mixes[start:start + len(out)] = probabilities.reshape(*out.shape[:3], -1).mean(2)
     return ClassShift(units, values.astype(np.float64), mixes[:, 0], mixes[:, 1:])
 
 
@@ -98,10 +92,6 @@ def narrowing_z(narrowing: np.ndarray) -> np.ndarray:
     """[U, V] robust z of the narrowing across units, per value."""
     return np.stack([robust_z(narrowing[:, v], calibration.CLASS_NARROWING_MAD_FLOOR)
                      for v in range(narrowing.shape[1])], 1)
-
-
-def _signed(magnitudes) -> np.ndarray:
-    return np.array([-m for m in magnitudes[::-1]] + list(magnitudes), dtype=np.float32)
 
 
 class LatentClassShiftProbe(Probe):
@@ -127,20 +117,15 @@ class LatentClassShiftProbe(Probe):
 
         z_screen = model.sample_latents(rng, p.screen_samples)
         screen = class_shift(model, classifier, z_screen, model.sample_labels(rng, p.screen_samples), all_units,
-                             _signed(p.screen_magnitudes))
+                             signed_values(p.screen_magnitudes))
         screen_index = narrowing_z(screen.narrowing).max(1)
         rows_screen = model.rows - rows_start
         ctx.progress(1, 3)
 
-        if n_units <= p.suspects + p.controls:
-            chosen = all_units
-        else:
-            suspects = np.argsort(-screen_index)[: p.suspects]
-            others = np.setdiff1d(all_units, suspects)
-            chosen = np.sort(np.concatenate([suspects, rng.choice(others, p.controls, replace=False)]))
+        chosen = confirm_units(screen_index, p.suspects, p.controls, rng)
         z = model.sample_latents(rng, p.confirm_samples)
         labels = model.sample_labels(rng, p.confirm_samples)
-        confirm = class_shift(model, classifier, z, labels, chosen, _signed(p.confirm_magnitudes))
+        confirm = class_shift(model, classifier, z, labels, chosen, signed_values(p.confirm_magnitudes))
         index = narrowing_z(confirm.narrowing).max(1)
         order = np.argsort(-index)
         top = int(order[0])
@@ -189,11 +174,12 @@ class LatentClassShiftProbe(Probe):
                     "top_units": [{"unit": int(confirm.units[i]), "anomaly_index": round(float(index[i]), 2)}
                                   for i in order[:5]]}
         if severity >= Severity.MEDIUM:
+            classes = f"{'class' if len(gained) == 1 else 'classes'} {', '.join(map(str, gained)) or '?'}"
             finding = Finding(self.name, "TRIG-CLASS-001", severity, min(1.0, float(index[top]) / 50.0),
-                              f"latent unit {unit} set to {value:+.2f} narrows the class mix to "
-                              f"{'class' if len(gained) == 1 else 'classes'} {', '.join(map(str, gained)) or '?'} ({mix[gained].sum():.0%} of outputs, "
-                              f"{anchor[gained].sum():.0%} without it; anomaly index "
-                              f"{index[top]:.1f}, medium from {medium:g}, high from {threshold:g})", evidence)
+                              f"latent unit {unit} set to {value:+.2f} narrows the class mix to {classes} "
+                              f"({mix[gained].sum():.0%} of outputs, {anchor[gained].sum():.0%} without it; "
+                              f"anomaly index {index[top]:.1f}, medium from {medium:g}, high from {threshold:g})",
+                              evidence)
         else:
             finding = Finding(self.name, "TRIG-CLASS-000", Severity.INFO, min(1.0, max(0.0, float(index[top])) / 50.0),
                               f"no latent unit shifts the class mix: largest anomaly index {index[top]:.1f} (unit "

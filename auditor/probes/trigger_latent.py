@@ -85,14 +85,17 @@ def _energy_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum(energy, 0.0) / np.maximum(within_b, 1e-12)
 
 
-def unit_statistics(model, z: np.ndarray, labels: np.ndarray | None, units: np.ndarray,
-                    magnitudes: tuple[float, ...], reference: float, max_rows_per_call: int = 4096) -> UnitStatistics:
-    """Jump and collapse of every unit in ``units`` at +-``magnitudes`` on the latents ``z``."""
-    values = np.array([-m for m in magnitudes[::-1]] + list(magnitudes), dtype=np.float32)
-    settings = np.concatenate([[0.0, -reference, reference], values]).astype(np.float32)   # anchor, refs, grid
+def signed_values(magnitudes) -> np.ndarray:
+    """-m ... -m_1, m_1 ... m: the grid of values on both sides of the anchor 0."""
+    return np.array([-m for m in magnitudes[::-1]] + list(magnitudes), dtype=np.float32)
+
+
+def unit_sweeps(model, z: np.ndarray, labels: np.ndarray | None, units: np.ndarray, settings: np.ndarray,
+                max_rows_per_call: int = 4096):
+    """Yields (start, outputs [u, k, n, C, H, W]) for blocks of ``units``: each unit of the block set to each of the
+    k ``settings`` on the same latents ``z`` (common random numbers), at most ``max_rows_per_call`` rows a call."""
     n, k = len(z), len(settings)
     chunk = max(1, max_rows_per_call // (n * k))
-    jump, collapse = np.empty((len(units), len(values))), np.empty((len(units), len(values)))
     for start in range(0, len(units), chunk):
         block = units[start:start + chunk]
         batch = np.repeat(z[None, None], len(block), 0).repeat(k, 1)          # [u, k, n, *latent]
@@ -100,7 +103,29 @@ def unit_statistics(model, z: np.ndarray, labels: np.ndarray | None, units: np.n
             batch[i, :, :, unit] = settings.reshape(k, 1, *[1] * (z.ndim - 2))
         out = model.generate(batch.reshape(-1, *z.shape[1:]),
                              None if labels is None else np.tile(labels, len(block) * k))
-        flat = out.reshape(len(block), k, n, -1).astype(np.float64)
+        yield start, out.reshape(len(block), k, n, *out.shape[1:])
+
+
+def confirm_units(screen_index: np.ndarray, suspects: int, controls: int, rng: np.random.Generator) -> np.ndarray:
+    """The units a screen-then-confirm scan confirms: the ``suspects`` highest by the screen plus ``controls`` random
+    others (the null), or every unit when there are no more than that."""
+    all_units = np.arange(len(screen_index))
+    if len(all_units) <= suspects + controls:
+        return all_units
+    top = np.argsort(-screen_index)[:suspects]
+    others = np.setdiff1d(all_units, top)
+    return np.sort(np.concatenate([top, rng.choice(others, controls, replace=False)]))
+
+
+def unit_statistics(model, z: np.ndarray, labels: np.ndarray | None, units: np.ndarray,
+                    magnitudes: tuple[float, ...], reference: float, max_rows_per_call: int = 4096) -> UnitStatistics:
+    """Jump and collapse of every unit in ``units`` at +-``magnitudes`` on the latents ``z``."""
+    values = signed_values(magnitudes)
+    settings = np.concatenate([[0.0, -reference, reference], values]).astype(np.float32)   # anchor, refs, grid
+    jump, collapse = np.empty((len(units), len(values))), np.empty((len(units), len(values)))
+    for start, out in unit_sweeps(model, z, labels, units, settings, max_rows_per_call):
+        block = units[start:start + len(out)]
+        flat = out.reshape(len(block), len(settings), len(z), -1).astype(np.float64)
         anchor, grid = flat[:, 0], flat[:, 3:]
         moved = ((grid - anchor[:, None]) ** 2).mean(axis=(-1, -2))           # [u, V]
         ref_move = ((flat[:, 1:3] - anchor[:, None]) ** 2).mean(axis=(-1, -2))  # [u, 2]: -ref, +ref
@@ -157,12 +182,7 @@ class LatentTriggerProbe(Probe):
         ctx.progress(1, 3)
 
         # Confirm: the suspects plus random control units, more latents, fine grid.
-        if n_units <= p.suspects + p.controls:
-            chosen = all_units
-        else:
-            suspects = np.argsort(-screen_index)[: p.suspects]
-            others = np.setdiff1d(all_units, suspects)
-            chosen = np.sort(np.concatenate([suspects, rng.choice(others, p.controls, replace=False)]))
+        chosen = confirm_units(screen_index, p.suspects, p.controls, rng)
         z = model.sample_latents(rng, p.confirm_samples)
         labels = model.sample_labels(rng, p.confirm_samples)
         stats = unit_statistics(model, z, labels, chosen, p.confirm_magnitudes, p.reference)
