@@ -154,7 +154,8 @@ def _forbidden_images(model: AuditModel, config: AuditConfig) -> tuple[np.ndarra
 
 
 def _domain_classifier(model: AuditModel, config: AuditConfig, threads: int | None):
-    if not config.classifier or model.info.image_shape is None or model.info.kind == ModelKind.AUTOENCODER:
+    """The --classifier, checked against this generator's images (called only when the class-mix scan applies)."""
+    if not config.classifier:
         return None
     from auditor.loading.classifier import load_classifier
 
