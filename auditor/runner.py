@@ -318,7 +318,7 @@ def run_invert(model_path: str | Path, image_paths: list[str | Path], config: Au
     for bad options and AuditorError when the model cannot be loaded or run."""
     from auditor.data import IMAGE_SUFFIXES, load_images
     from auditor.gradients import make_oracle
-    from auditor.inversion import InversionParams, from_generator, invert, reachability_threshold
+    from auditor.inversion import InversionParams, invert, reachability_threshold, retry_rejected
 
     files: list[Path] = []
     for raw in image_paths:
@@ -350,13 +350,14 @@ def run_invert(model_path: str | Path, image_paths: list[str | Path], config: Au
     result = invert(model, oracle, targets, labels, params, rng,
                     progress("invert") if progress else (lambda done, total: None))
     threshold = reachability_threshold(result.mse[:INVERT_CALIBRATION])
-    verdict = from_generator(result.mse, result.norm_z, threshold, params.max_norm_z)
+    judged = slice(INVERT_CALIBRATION, None)
+    kept, verdict = retry_rejected(model, oracle, images, None if labels is None else labels[judged],
+                                   result.select(judged), threshold, params, rng)
     rows = []
-    for i, path in enumerate(files):
-        k = INVERT_CALIBRATION + i
-        rows.append({"image": str(path), "mse": float(result.mse[k]), "ssim": float(result.ssim[k]),
-                     "norm_z": float(result.norm_z[k]), "max_abs_z": float(result.max_abs[k]),
-                     "reachable_only_at_edge": bool(result.mse[k] <= threshold and not verdict[k]),
+    for k, path in enumerate(files):
+        rows.append({"image": str(path), "mse": float(kept.mse[k]), "ssim": float(kept.ssim[k]),
+                     "norm_z": float(kept.norm_z[k]), "max_abs_z": float(kept.max_abs[k]),
+                     "reachable_only_at_edge": bool(kept.mse[k] <= threshold and not verdict[k]),
                      "from_generator": bool(verdict[k])})
     return {"model_path": str(model_path), "gradients": oracle.note, "threshold_mse": threshold,
             "calibration": {"samples": INVERT_CALIBRATION,

@@ -17,6 +17,7 @@ from auditor.inversion import (
     invert,
     norm_statistic,
     reachability_threshold,
+    retry_rejected,
 )
 from auditor.loading import load_model
 from tests.auditor import builders
@@ -95,6 +96,25 @@ def test_own_samples_are_recovered_and_noise_is_not(small_generator):
     assert np.all(result.mse[8:] > 10 * threshold)
     assert np.all(result.norm_z <= PARAMS.max_norm_z + 1e-4)
     assert result.latents.shape == (12, 8) and result.outputs.shape == (12, 1, 12, 12)
+
+
+def test_retry_only_reinverts_rejections_and_can_only_accept_more(small_generator):
+    """A first inversion cut short (5 steps) rejects own samples; the retry re-inverts exactly those, keeps the
+    accepted ones untouched, turns own samples into acceptances and still rejects noise."""
+    model = small_generator
+    rng = np.random.default_rng(1)
+    own = model.generate(model.sample_latents(rng, 6))
+    noise = rng.random((3, 1, 12, 12)).astype(np.float32)
+    targets = np.concatenate([own, noise])
+    oracle = make_oracle(model, "query")
+    first = invert(model, oracle, targets, None, InversionParams(restarts=2, steps=5, refine_steps=0, pool=64), rng)
+    threshold = 1e-4
+    before = from_generator(first.mse, first.norm_z, threshold)
+    kept, verdict = retry_rejected(model, oracle, targets, None, first, threshold, PARAMS, rng)
+    assert not before[:6].all() and verdict[:6].all() and not verdict[6:].any()
+    assert (verdict >= before).all()
+    np.testing.assert_array_equal(kept.mse[before], first.mse[before])
+    np.testing.assert_array_equal(first.select(slice(6, None)).mse, first.mse[6:])
 
 
 def test_progress_is_reported_per_step(small_generator):
