@@ -154,8 +154,8 @@ def _forbidden_images(model: AuditModel, config: AuditConfig) -> tuple[np.ndarra
 
 
 def _domain_classifier(model: AuditModel, config: AuditConfig, threads: int | None):
-    """The --classifier, checked against this generator's images (called only when the class-mix scan applies)."""
-    if not config.classifier:
+    """The --classifier, checked against this generator's images (autoencoders have no use for one)."""
+    if not config.classifier or model.info.image_shape is None or model.info.kind == ModelKind.AUTOENCODER:
         return None
     from auditor.loading.classifier import load_classifier
 
@@ -227,8 +227,7 @@ def run_audit(path: str | Path, config: AuditConfig = AuditConfig(), *, probes: 
     latents, latents_source = _user_latents(model, config)
     forbidden, forbidden_source = _forbidden_images(model, config)
     attack_target = _attack_target(model, config)
-    classifier = _domain_classifier(model, config, threads) if any(
-        p.name == "trigger.latent_classes" for p in applicable) else None
+    classifier = _domain_classifier(model, config, threads)
     budget = int(config.max_rows * PRESETS[config.preset])
     for p in applicable:
         extra = {"progress": progress(p.name)} if progress else {}

@@ -28,7 +28,7 @@ from auditor.imaging import grid_data_uri
 from auditor.metrics.robust import robust_z
 from auditor.probes import calibration
 from auditor.probes.base import Probe, ProbeContext, fit_sample_counts
-from auditor.probes.trigger_latent import confirm_units, signed_values, unit_sweeps
+from auditor.probes.trigger_latent import confirm_units, set_unit, signed_values, unit_sweeps
 from auditor.records import Curve, Finding, ModelKind, ProbeResult, Severity, Status
 
 
@@ -126,7 +126,8 @@ class LatentClassShiftProbe(Probe):
         z = model.sample_latents(rng, p.confirm_samples)
         labels = model.sample_labels(rng, p.confirm_samples)
         confirm = class_shift(model, classifier, z, labels, chosen, signed_values(p.confirm_magnitudes))
-        index = narrowing_z(confirm.narrowing).max(1)
+        confirm_z = narrowing_z(confirm.narrowing)
+        index = confirm_z.max(1)
         order = np.argsort(-index)
         top = int(order[0])
         unit = int(confirm.units[top])
@@ -134,7 +135,7 @@ class LatentClassShiftProbe(Probe):
 
         # Refine the value on a finer grid around the top unit's best one; every confirmed unit runs it too, so each
         # fine value has its own null.
-        coarse = float(confirm.values[np.argmax(narrowing_z(confirm.narrowing)[top])])
+        coarse = float(confirm.values[np.argmax(confirm_z[top])])
         fine_values = np.array(sorted([coarse * f for f in p.refine_factors] + [coarse]), dtype=np.float32)
         fine = class_shift(model, classifier, z, labels, chosen, fine_values)
         fine_z = narrowing_z(fine.narrowing)[top]
@@ -146,9 +147,7 @@ class LatentClassShiftProbe(Probe):
         z_show = model.sample_latents(rng, p.grid_columns)
         labels_show = model.sample_labels(rng, p.grid_columns)
         clean = model.generate(z_show, labels_show)
-        shown = z_show.copy()
-        shown[:, unit] = value
-        triggered = model.generate(shown, labels_show)
+        triggered = model.generate(set_unit(z_show, unit, value), labels_show)
         ctx.progress(3, 3)
 
         gained = [int(c) for c in np.argsort(-(mix - anchor)) if mix[c] - anchor[c] > 0.02][:5]

@@ -145,12 +145,13 @@ def unit_z(stats: UnitStatistics) -> np.ndarray:
 
 def shift_of(model, z: np.ndarray, labels: np.ndarray | None, unit: int, value: float) -> float:
     """Energy-distance shift of the population at z[:, unit] = value from the one at the anchor 0."""
-    anchor = model.generate(_set_unit(z, unit, 0.0), labels).astype(np.float64)
-    moved = model.generate(_set_unit(z, unit, value), labels).astype(np.float64)
+    anchor = model.generate(set_unit(z, unit, 0.0), labels).astype(np.float64)
+    moved = model.generate(set_unit(z, unit, value), labels).astype(np.float64)
     return float(_energy_ratio(pooled_features(moved), pooled_features(anchor)))
 
 
-def _set_unit(z: np.ndarray, unit: int, value: float) -> np.ndarray:
+def set_unit(z: np.ndarray, unit: int, value: float) -> np.ndarray:
+    """A copy of the latents ``z`` with latent unit ``unit`` set to ``value``."""
     out = z.copy()
     out[:, unit] = value
     return out
@@ -202,7 +203,7 @@ class LatentTriggerProbe(Probe):
         z_show = model.sample_latents(rng, p.grid_columns)
         labels_show = model.sample_labels(rng, p.grid_columns)
         clean = model.generate(z_show, labels_show)
-        triggered = model.generate(_set_unit(z_show, unit, value), labels_show)
+        triggered = model.generate(set_unit(z_show, unit, value), labels_show)
         ctx.progress(3, 3)
 
         unit_word = "channel" if spatial else "dimension"
