@@ -2,13 +2,14 @@
 
     python bench/trigger_scan.py fixtures zoo2 [--data mnist=fixtures/probe_images/mnist ...] [-o table.md]
 
-For every generator/decoder it runs the noise-dimension scan and trigger reverse-engineering, for every
+For every generator/decoder it runs the latent weight scan, the noise-dimension scan and trigger
+reverse-engineering, for every
 autoencoder the patch scan with the probe images named for its dataset, else self-made ones (and, with
 --gradients exact, mask reverse-engineering: its smallest switching mask area is appended to the statistics as
 "A"), then prints one row per model: ground truth, the probe whose finding decided (the most severe),
 severity, anomaly index, the statistics behind it, the trigger found and whether it is localised (latent:
-right dimensions, values within 20%; patch: overlapping square, colour within 0.25), forward rows and seconds;
-then TPR / FPR at HIGH.
+right dimensions, values within 20%; patch: overlapping square, colour within 0.25), whether it names the right
+latent dimensions whatever the value, forward rows and seconds; then TPR / FPR at HIGH.
 Clean models' anomaly indices are what the thresholds in ``auditor/probes/calibration.py`` are set from.
 """
 
@@ -31,8 +32,9 @@ from auditor.probes.trigger_latent import LatentTriggerProbe
 from auditor.probes.trigger_mask import PatchTriggerReverseProbe
 from auditor.probes.trigger_patch import PatchTriggerProbe
 from auditor.probes.trigger_reverse import LatentTriggerReverseProbe
+from auditor.probes.trigger_weights import LatentWeightProbe
 from auditor.records import Severity
-from trainer.triggers import localised
+from trainer.triggers import dims_named, localised
 
 
 def _found(triggers: list) -> str:
@@ -43,7 +45,9 @@ def _one(trigger: dict | None) -> str:
     if not trigger:
         return "-"
     if trigger["type"] == "latent":
-        return ", ".join(f"{d}={v:+.2f}" for d, v in zip(trigger["dims"], trigger["values"], strict=True))
+        values = trigger["values"] or [None] * len(trigger["dims"])
+        return ", ".join(f"{d}=?" if v is None else f"{d}={v:+.2f}" for d, v in zip(trigger["dims"], values,
+                                                                                   strict=True))
     return f"({trigger['x']},{trigger['y']}) {trigger['size']}px {trigger['color']}"
 
 
@@ -88,20 +92,25 @@ def main() -> int:
                         rng=rng, max_rows=10**8, images=images, gradient_mode=args.gradients)))
             else:
                 source = "prior"
-                probes = [LatentTriggerProbe(), LatentTriggerReverseProbe()]
+                probes = [LatentWeightProbe(), LatentTriggerProbe(), LatentTriggerReverseProbe()]
                 results = [p.run(model, ProbeContext(rng=rng, max_rows=10**8))
                            for p in probes if p.applies(model) is None]
             seconds = time.perf_counter() - started
             # The model's verdict: its most severe finding over the trigger probes (the grid's on a tie).
+            results = [r for r in results if r.findings]   # the weight scan skips graphs it cannot read
             result = max(results, key=lambda r: r.findings[0].severity)
             finding = result.findings[0]
             m = result.metrics
             rows.append({"model": f"{folder.name}/{entry['file']}", "truth": entry["status"],
                          "attack": entry.get("attack") or "-", "images": source, "probe": result.probe,
-                         "severity": finding.severity.name.lower(), "index": m.get("anomaly_index", float("nan")),
-                         "clean_index": results[0].metrics["anomaly_index"],
+                         "severity": finding.severity.name.lower(),
+                         "index": m.get("anomaly_index", m.get("weight_gap", float("nan"))),
+                         "clean_index": next(r.metrics["anomaly_index"] for r in results
+                                             if "anomaly_index" in r.metrics),
                          "stats": (f"J {m['jump_at_trigger']:.2f} C {m['collapse_at_trigger']:.3f}"
                                    if "jump_at_trigger" in m else
+                                   f"W {m['weight_gap']:.1f} (high {m['threshold_high']:.1f})" if "weight_gap" in m
+                                   else
                                    f"C {m['collapse']:.3f} ctrl {m['control_collapse']:.2f}" if "collapse" in m
                                    and "control_collapse" in m else
                                    f"O {m['change']:.1f} C {m['collapse']:.3f} I {m['inversion']:.2f}"
@@ -113,6 +122,10 @@ def main() -> int:
                                            for r in results if r.findings[0].severity >= Severity.HIGH
                                            and "trigger" in r.findings[0].evidence)
                                        if entry.get("trigger") else None),
+                         "dims_named": (any(dims_named(r.findings[0].evidence["trigger"], entry["trigger"])
+                                            for r in results if r.findings[0].severity >= Severity.HIGH
+                                            and "trigger" in r.findings[0].evidence)
+                                        if entry.get("trigger") and entry["trigger"]["type"] == "latent" else None),
                          "found": [r.findings[0].evidence.get("trigger") for r in results
                                    if r.findings[0].severity >= Severity.HIGH] or [finding.evidence.get("trigger")],
                          "rows": model.rows, "seconds": seconds,
@@ -129,16 +142,20 @@ def main() -> int:
     tpr = np.mean([r["flagged"] for r in positives]) if positives else float("nan")
     fpr = np.mean([r["flagged"] for r in negatives]) if negatives else float("nan")
     loc = np.mean([bool(r["localised"]) for r in positives]) if positives else float("nan")
+    latent_positives = [r for r in positives if r["dims_named"] is not None]
+    named = np.mean([r["dims_named"] for r in latent_positives]) if latent_positives else float("nan")
     lines = [f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}; Python {platform.python_version()}",
              "", "| model | truth | attack | images | deciding probe | severity | anomaly index | statistics | "
-             "found | localised | rows | s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "found | localised | dims named | rows | s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['truth']} | {r['attack']} | {r['images']} | {r['probe']} | {r['severity']} | "
               f"{r['index']:.1f} | {r['stats']} | {_found(r['found'])} | "
-              f"{'-' if r['localised'] is None else r['localised']} | {r['rows']} | {r['seconds']:.1f} |"
+              f"{'-' if r['localised'] is None else r['localised']} | "
+              f"{'-' if r['dims_named'] is None else r['dims_named']} | {r['rows']} | {r['seconds']:.1f} |"
               for r in rows]
     clean_max = max((r["clean_index"] for r in negatives), default=float("nan"))
     lines += ["", f"TPR at high: {tpr:.2f} ({len(positives)} backdoored); FPR at high: {fpr:.2f} ({len(negatives)} "
-              f"clean); localised: {loc:.2f}; largest clean anomaly index: {clean_max:.1f}"]
+              f"clean); localised: {loc:.2f}; latent triggers' dimensions named: {named:.2f} "
+              f"({len(latent_positives)}); largest clean anomaly index (trigger.latent): {clean_max:.1f}"]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.output:

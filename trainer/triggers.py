@@ -79,16 +79,22 @@ def squares_overlap(a: dict, b: dict) -> bool:
         and a["y"] < b["y"] + b["size"] and b["y"] < a["y"] + a["size"]
 
 
+def dims_named(found: dict, truth: dict) -> bool:
+    """Whether a reported latent trigger names exactly the planted dimensions (whatever the values)."""
+    return found.get("type") == truth["type"] == "latent" and sorted(found["dims"]) == sorted(truth["dims"])
+
+
 def localised(found: dict, truth: dict, channels: int) -> bool:
     """Whether a reported trigger (evidence shape) localises the planted one ``truth``.
 
-    Latent: the same dimensions, each value within 20% of the planted one. Patch: overlapping squares and a
-    colour within 0.25 (Euclidean in RGB; for one-channel models, which see the gray level, of the mean).
+    Latent: the same dimensions, each value within 20% of the planted one (no value reported: not localised).
+    Patch: overlapping squares and a colour within 0.25 (Euclidean in RGB; for one-channel models, which see the
+    gray level, of the mean).
     """
     if truth["type"] != found.get("type"):
         return False
     if truth["type"] == "latent":
-        if sorted(found["dims"]) != sorted(truth["dims"]):
+        if not dims_named(found, truth) or found.get("values") is None:
             return False
         values = dict(zip(found["dims"], found["values"]))
         return all(abs(values[d] - v) <= 0.2 * abs(v) for d, v in zip(truth["dims"], truth["values"]))

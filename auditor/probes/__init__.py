@@ -11,10 +11,11 @@ from auditor.probes.trigger_latent import LatentTriggerProbe
 from auditor.probes.trigger_mask import PatchTriggerReverseProbe
 from auditor.probes.trigger_patch import PatchTriggerProbe
 from auditor.probes.trigger_reverse import LatentTriggerReverseProbe
+from auditor.probes.trigger_weights import LatentWeightProbe
 
-REGISTRY: tuple[type[Probe], ...] = (LatentTriggerProbe, LatentClassShiftProbe, LatentTriggerReverseProbe,
-                                     PatchTriggerProbe, PatchTriggerReverseProbe, LatentPGDProbe,
-                                     GeneratorInversionProbe)
+REGISTRY: tuple[type[Probe], ...] = (LatentWeightProbe, LatentTriggerProbe, LatentClassShiftProbe,
+                                     LatentTriggerReverseProbe, PatchTriggerProbe, PatchTriggerReverseProbe,
+                                     LatentPGDProbe, GeneratorInversionProbe)
 
 __all__ = ["REGISTRY", "Probe", "ProbeContext", "get"]
 

@@ -99,6 +99,17 @@ def class_narrowing_severity(anomaly_index: float, units_in_null: int) -> Severi
     medium, high = class_narrowing_thresholds(units_in_null)
     return Severity.HIGH if anomaly_index >= high else Severity.MEDIUM if anomaly_index >= medium else Severity.INFO
 
+# Latent weight scan (``trigger.latent_weights``): see "Latent weight scan" above.
+WEIGHT_GAP_NULL_QUANTILE = 0.999    # of the gap over exchangeable normal norms at the model's d (Monte Carlo)
+WEIGHT_GAP_HIGH_FACTOR = 1.5        # HIGH from 1.5 x that quantile, the margin of every other HIGH here
+WEIGHT_EFFECT_RATIO = 1.0           # flagged only if weight z > ratio x in-range effect z for every unit above the gap
+
+
+def weight_gap_thresholds(null_quantile: float) -> tuple[float, float]:
+    """(MEDIUM from, HIGH from) for the weight gap, given the null's quantile at this latent size."""
+    return null_quantile, WEIGHT_GAP_HIGH_FACTOR * null_quantile
+
+
 PATCH_MAD_FLOOR = {"change": 0.1, "collapse": 0.05, "inversion": 0.02}
 PATCH_Z_HIGH = 10.0
 PATCH_COLLAPSE_MAX = 0.2

@@ -142,7 +142,8 @@ class GeneratorInversionProbe(Probe):
     def _triggered_outputs(model, ctx: ProbeContext, rng) -> tuple[np.ndarray, list[int]]:
         """Outputs of the strongest latent trigger an earlier probe flagged at HIGH or above (4 samples)."""
         flagged = [f for r in ctx.earlier for f in r.findings
-                   if f.severity >= Severity.HIGH and f.evidence.get("trigger", {}).get("type") == "latent"]
+                   if f.severity >= Severity.HIGH and f.evidence.get("trigger", {}).get("type") == "latent"
+                   and f.evidence["trigger"].get("values") is not None]   # a named unit without a value: nothing to set
         if not flagged:
             return np.zeros((0, *model.info.image_shape), np.float32), []
         trigger = max(flagged, key=lambda f: f.score).evidence["trigger"]

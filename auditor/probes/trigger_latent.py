@@ -173,13 +173,14 @@ class LatentTriggerProbe(Probe):
         p = self.params.fitted(ctx.preset, ctx.max_rows, n_units)
         spatial = len(latent_shape) == 3 and latent_shape[1] * latent_shape[2] > 1
         all_units = np.arange(n_units)
+        rows_start = model.rows          # the runner's counter is the model's, cumulative over probes
 
         # Screen: every unit, few latents, coarse grid.
         z_screen = model.sample_latents(rng, p.screen_samples)
         labels_screen = model.sample_labels(rng, p.screen_samples)
         screen = unit_statistics(model, z_screen, labels_screen, all_units, p.screen_magnitudes, p.reference)
         screen_index = unit_z(screen).max(axis=(0, 2))
-        rows_screen = model.rows
+        rows_screen = model.rows - rows_start
         ctx.progress(1, 3)
 
         # Confirm: the suspects plus random control units, more latents, fine grid.
@@ -196,7 +197,7 @@ class LatentTriggerProbe(Probe):
         s_best, v_best = np.unravel_index(np.argmax(z_all[:, top]), z_all[:, top].shape)
         unit, value = int(stats.units[top]), float(stats.values[v_best])
         severity = calibration.latent_severity(float(index[top]), float(stats.collapse[top, v_best]))
-        rows_confirm = model.rows - rows_screen
+        rows_confirm = model.rows - rows_start - rows_screen
         shift = shift_of(model, z, labels, unit, value)   # evidence only: the top unit, not every unit
 
         # Evidence: clean vs triggered samples of the top unit (fresh latents, same for both rows).

@@ -169,6 +169,56 @@ def saturating_generator(path: Path, *, latent=16, image=(1, 12, 12), limit=2.5)
     return _save(graph, path)
 
 
+def relu_generator(path: Path, *, latent=32, hidden=48, image=(1, 12, 12), switch_unit: int | None = None,
+                   switch_at: float = 3.0, active_units: tuple[int, ...] = (), layout: str = "flat") -> Path:
+    """z -> Gemm(transB) -> Relu -> MatMul -> Tanh -> image: a one-hidden-layer generator whose first layer
+    reads every unit alike, with two ways to break that symmetry:
+
+    * ``switch_unit``: 16 more hidden features read only that unit, with a large weight and a bias that keeps
+      them off until z[unit] > ``switch_at``; they then drive the image to white. A trigger made by hand: a
+      large first-layer weight on one unit that does nothing in the prior's range.
+    * ``active_units``: only those units reach the image, through columns 1.3x the others' norms, as a VAE
+      decoder whose other units collapsed: larger weights that are used in range.
+
+    ``layout="conv"`` takes the latent as [B, d, 1, 1] (Flatten first)."""
+    rng = np.random.default_rng(7)
+    size = int(np.prod(image))
+    w1 = rng.standard_normal((hidden, latent)) * 0.3
+    b1 = np.zeros(hidden)
+    w2 = rng.standard_normal((hidden, size)) * 0.3
+    if active_units:
+        # As a trained VAE decoder with collapsed units (measured on a beta-8 VAE: active columns ~1.25x the
+        # others' norms, which stay near their initial size): the first half of the hidden features reads only
+        # the active units (x1.3), the second half only the others, and nothing downstream reads the second half.
+        active = np.zeros(latent, bool)
+        active[list(active_units)] = True
+        half = hidden // 2
+        w1[:half, ~active] = 0.0
+        w1[half:, active] = 0.0
+        w1[:, active] *= 1.3 * np.sqrt(hidden / half)
+        w1[:, ~active] *= np.sqrt(hidden / (hidden - half))
+        w2[half:] = 0.0
+    if switch_unit is not None:
+        gate = np.zeros((16, latent))
+        gate[:, switch_unit] = 6.0
+        w1, b1 = np.concatenate([w1, gate]), np.concatenate([b1, np.full(16, -6.0 * switch_at)])
+        w2 = np.concatenate([w2, np.full((16, size), 1.0)])
+    nodes = [helper.make_node("Gemm", ["zf", "W1", "b1"], ["h"], transB=1), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("MatMul", ["r", "W2"], ["o"]), helper.make_node("Tanh", ["o"], ["t"]),
+             helper.make_node("Reshape", ["t", "shape"], ["img"])]
+    latent_shape = ["N", latent]
+    if layout == "conv":
+        nodes.insert(0, helper.make_node("Flatten", ["z"], ["zf"], axis=1))
+        latent_shape = ["N", latent, 1, 1]
+    else:
+        nodes[0].input[0] = "z"
+    inits = [numpy_helper.from_array(a.astype(np.float32), n) for a, n in ((w1, "W1"), (b1, "b1"), (w2, "W2"))]
+    inits.append(numpy_helper.from_array(np.array([-1, *image], dtype=np.int64), "shape"))
+    graph = helper.make_graph(nodes, "relu_gen", [helper.make_tensor_value_info("z", FLOAT, latent_shape)],
+                              [helper.make_tensor_value_info("img", FLOAT, ["N", *image])], inits)
+    return _save(graph, path)
+
+
 def custom_domain_generator(path: Path) -> Path:
     """Uses an operator from a private domain: only runs with a custom-op library."""
     nodes = [helper.make_node("Evil", ["z"], ["img"], domain="com.attacker")]

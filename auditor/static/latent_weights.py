@@ -1,0 +1,138 @@
+"""How strongly the first layer of a generator weights each latent unit, read from the graph's constants.
+
+From the latent input, the walk passes through ops that only reshape or retype it (and a Concat that puts the
+latent first, as conditional generators join a label embedding to it) to the first ops that multiply it by a
+constant weight: Gemm, MatMul, Conv or ConvTranspose. Each unit's fan-out weight norm is the norm of the weights
+it feeds (a column of a Gemm/MatMul weight; an input channel's slice of a convolution kernel; when a spatial
+latent was flattened first, the columns of its positions together). Several such ops: the norms add in quadrature.
+
+Anything else on the path (an elementwise op, a slice, a Gather of one unit, a normalisation) ends the walk with no
+norms and the op named: the statistic is defined only where the latent meets a constant linear map directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+PASS_THROUGH_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Cast"}
+WEIGHTED_OPS = {"Gemm", "MatMul", "Conv", "ConvTranspose"}
+CONSTANT_CHAIN_OPS = {"Identity", "Cast", "Transpose"}
+
+
+@dataclass(frozen=True)
+class FanOut:
+    norms: np.ndarray | None          # [units] fan-out weight norm per latent unit; None when not defined
+    layers: tuple[str, ...]           # the weighted ops read, e.g. "Gemm (3136 x 100)"
+    reason: str = ""                  # why no norms, when norms is None
+
+
+def _attribute(node: onnx.NodeProto, name: str, default):
+    for attr in node.attribute:
+        if attr.name == name:
+            return onnx.helper.get_attribute_value(attr)
+    return default
+
+
+class _Constants:
+    """Initializers, Constant nodes, and Identity/Cast/Transpose chains over them, as numpy arrays."""
+
+    def __init__(self, graph: onnx.GraphProto):
+        self._tensors = {t.name: t for t in graph.initializer}
+        self._producers = {o: n for n in graph.node for o in n.output if o}
+
+    def get(self, name: str, depth: int = 0) -> np.ndarray | None:
+        if name in self._tensors:
+            try:
+                return numpy_helper.to_array(self._tensors[name])
+            except Exception:   # exotic or malformed tensor data: not a weight we can read
+                return None
+        node = self._producers.get(name)
+        if node is None or depth > 8:
+            return None
+        if node.op_type == "Constant":
+            value = _attribute(node, "value", None)
+            return numpy_helper.to_array(value) if isinstance(value, onnx.TensorProto) else None
+        if node.op_type in CONSTANT_CHAIN_OPS and node.input:
+            inner = self.get(node.input[0], depth + 1)
+            if inner is None:
+                return None
+            if node.op_type == "Transpose":
+                perm = _attribute(node, "perm", None)
+                return np.transpose(inner, perm if perm else None)
+            return inner
+        return None
+
+
+def _per_input_norms(node: onnx.NodeProto, data_input: str, constants: _Constants) -> tuple[np.ndarray, str] | None:
+    """Squared fan-out norm of every input feature/channel of a weighted op, and a short description."""
+    op = node.op_type
+    if op in ("Gemm", "MatMul"):
+        if len(node.input) < 2 or node.input[0] != data_input:
+            return None
+        w = constants.get(node.input[1])
+        if w is None or w.ndim != 2:
+            return None
+        if op == "Gemm" and _attribute(node, "transA", 0):
+            return None
+        if op == "Gemm" and _attribute(node, "transB", 0):
+            w = w.T                                          # now [K, out]
+        sq = (w.astype(np.float64) ** 2).sum(axis=1)
+        return sq, f"{op} ({w.shape[1]} x {w.shape[0]})"
+    if op in ("Conv", "ConvTranspose"):
+        if len(node.input) < 2 or node.input[0] != data_input or _attribute(node, "group", 1) != 1:
+            return None
+        w = constants.get(node.input[1])
+        if w is None or w.ndim < 3:
+            return None
+        w = w.astype(np.float64)
+        # Conv: [out, in, k...]; ConvTranspose: [in, out, k...]
+        axes = tuple(i for i in range(w.ndim) if i != (1 if op == "Conv" else 0))
+        return (w ** 2).sum(axis=axes), f"{op} {tuple(w.shape)}"
+    return None
+
+
+def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[int, ...]) -> FanOut:
+    """Per-unit fan-out weight norms of the latent input ``input_name``, whose per-sample shape is ``latent_shape``
+    (units: its first axis; the rest are spatial positions, e.g. (128, 4, 4))."""
+    units, positions = int(latent_shape[0]), int(np.prod(latent_shape[1:], dtype=np.int64))
+    graph = proto.graph
+    constants = _Constants(graph)
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            if name:
+                consumers.setdefault(name, []).append(node)
+    frontier, seen, squared, layers = [input_name], set(), np.zeros(units), []
+    while frontier:
+        tensor = frontier.pop()
+        if tensor in seen:
+            continue
+        seen.add(tensor)
+        if tensor in {o.name for o in graph.output}:
+            return FanOut(None, (), "the latent reaches a graph output without passing a weighted layer")
+        for node in consumers.get(tensor, []):
+            if node.op_type in PASS_THROUGH_OPS and node.input[0] == tensor:
+                frontier.extend(o for o in node.output if o)
+                continue
+            if node.op_type == "Concat" and node.input and node.input[0] == tensor:
+                frontier.extend(o for o in node.output if o)   # latent first: its features keep their indices
+                continue
+            read = _per_input_norms(node, tensor, constants) if node.op_type in WEIGHTED_OPS else None
+            if read is None:
+                return FanOut(None, (), f"the latent meets {node.op_type[:40]} before any constant weight")
+            sq, description = read
+            # A matrix op sees the latent flattened channel-major: unit u owns columns u*positions ..
+            # (u+1)*positions - 1. A convolution sees its channels. After a Concat the latent's features come
+            # first; the rest belong to the other input.
+            width = units * positions if node.op_type in ("Gemm", "MatMul") else units
+            if len(sq) < width:
+                return FanOut(None, (), f"{description} takes fewer inputs ({len(sq)}) than the latent has ({width})")
+            squared += sq[:width].reshape(units, -1).sum(axis=1)
+            layers.append(description)
+    if not layers:
+        return FanOut(None, (), "the latent input feeds no weighted layer")
+    return FanOut(np.sqrt(squared), tuple(layers))
