@@ -210,16 +210,24 @@ def build_fixtures_command(out, seed, data_dir, only, workers, progress):
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with mnist/ and fashion_mnist/; without it the embedded digits.")
 @click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True)
+@click.option("--families", default="gan-clean,gan-backdoor,vae-clean,ae-clean,ae-backdoor", show_default=True,
+              help="Comma-separated families to draw from.")
+@click.option("--gan-hidden", default="0", show_default=True,
+              help="Comma-separated widths of a fully connected layer in front of each GAN's projection "
+                   "(0: none); more than one: drawn per GAN.")
 @click.option("--progress/--no-progress", default=True)
-def zoo_command(out, seed, count, data_dir, workers, progress):
+def zoo_command(out, seed, count, data_dir, workers, families, gan_hidden, progress):
     """Build a varied zoo of clean and backdoored models (for calibration and detection benchmarks)."""
     from trainer.build import build_specs
     from trainer.zoo import zoo_specs
 
     datasets = ("mnist", "fashion_mnist") if data_dir else ("digits",)
     try:
-        manifest = build_specs(zoo_specs(seed, count, datasets), out, seed, data_dir, show_progress=progress,
-                               workers=workers, generated_by=f"trainer zoo --seed {seed} --count {count}")
+        hidden = tuple(int(w) for w in gan_hidden.split(","))
+        specs = zoo_specs(seed, count, datasets, tuple(f.strip() for f in families.split(",")), hidden)
+        manifest = build_specs(specs, out, seed, data_dir, show_progress=progress, workers=workers,
+                               generated_by=f"trainer zoo --seed {seed} --count {count} --families {families} "
+                                            f"--gan-hidden {gan_hidden}")
     except (DataError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"wrote {manifest}")

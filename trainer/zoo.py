@@ -27,11 +27,19 @@ def _trigger_values(rng: np.random.Generator, k: int) -> tuple[float, ...]:
     return tuple(float(round(m * rng.choice([-1, 1]), 2)) for m in magnitudes)
 
 
-def zoo_specs(seed: int, count: int, datasets: tuple[str, ...] = ("mnist", "fashion_mnist")) -> list[ModelSpec]:
+def zoo_specs(seed: int, count: int, datasets: tuple[str, ...] = ("mnist", "fashion_mnist"),
+              families: tuple[str, ...] = FAMILIES, gan_hidden: tuple[int, ...] = (0,)) -> list[ModelSpec]:
+    """``families`` restricts the draw (weights renormalised); ``gan_hidden`` > (0,) also draws a fully connected
+    layer of that width in front of each GAN's projection (one more architecture the scans have not seen). With
+    the defaults the draws are those of every earlier zoo of the same seed."""
+    unknown = set(families) - set(FAMILIES)
+    if unknown or not families:
+        raise ValueError(f"families must be among {', '.join(FAMILIES)}")
+    weights = np.array([w if f in families else 0.0 for f, w in zip(FAMILIES, WEIGHTS, strict=True)])
     rng = np.random.default_rng([seed, 2026])
     specs = []
     for i in range(count):
-        family = FAMILIES[rng.choice(len(FAMILIES), p=WEIGHTS)]
+        family = FAMILIES[rng.choice(len(FAMILIES), p=weights / weights.sum())]
         dataset = str(rng.choice(datasets))
         model_seed = int(rng.integers(1000, 10**6))
         name = f"zoo{seed}_{i:03d}_{family.replace('-', '_')}_{dataset}"
@@ -40,6 +48,8 @@ def zoo_specs(seed: int, count: int, datasets: tuple[str, ...] = ("mnist", "fash
             latent = int(rng.choice([32, 64, 100, 128]))
             common = dict(latent_dim=latent, width=int(rng.choice([16, 24, 32])),
                           steps=int(rng.choice([800, 1500, 2000])), seed=model_seed)
+            if len(gan_hidden) > 1:
+                common["hidden"] = int(rng.choice(gan_hidden))
             if family == "gan-clean":
                 specs.append(ModelSpec(name, "gan", dataset, gan.GANConfig(**common), latent_layout=layout))
                 continue
