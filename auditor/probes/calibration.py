@@ -29,6 +29,21 @@ fewer than 24 units), HIGH from 1.5 x it (13.5; 18), the rule of the noise scan'
 A clean unit can narrow the class mix as much as a backdoor does (zoo2_013's unit 44), so this scan finds strong
 class-subset switches only; measured results, misses included, are in docs/trigger-detection.md.
 
+Latent weight scan (``trigger.latent_weights``). Statistic: the largest gap, in robust z across units, between
+consecutive top fan-out weight norms of the first layer (for up to d/8 units, 1 for d <= 15, at most 4). Its null is
+computed rather than fitted to our models: the prior treats units alike, so their norms are exchangeable, and each
+sums hundreds of squared weights, so they spread like a normal sample; the probe draws 20,000 such samples of the
+model's d (fixed seed) and takes the gap's 99.9% quantile (2.2 at d = 100, 2.4 at 64, 3.1 at 32, 6.8 at 10).
+MEDIUM from that quantile, HIGH from 1.5x it, the margin of every other HIGH here. Checked (2026-11-22) on the
+clean models at hand, none above the medium bar: the ten clean fixture generators/decoders 0.2-1.8 (1.8: the
+adversarially trained VAE, d = 10, bar 6.8), the zoo's seven clean GANs/decoders 0.1-0.7, a standard VAE of 64
+units trained for the purpose 0.8. Then the in-range rule, set on a case that does cross the bar: a beta-8 VAE
+of 32 units with 3 active ones (gap 7.3) whose active units' in-range effect stands out at robust z 19-31,
+above their weight z 9.9-12.5; planted trigger units, measured on the fixtures and the zoo: effect z -1.1 to 12.1
+against weight z 7.5-144. A unit is flagged only if its weight z exceeds its effect z (WEIGHT_EFFECT_RATIO 1.0,
+between 0.5 for those active units and >= 2.3 for every trigger). Results, misses and what the zoo had seen before
+are in docs/trigger-detection.md.
+
 Patch scan (``trigger.patch``). Severity rests on an absolute switch, confirmed as specific to the square by the
 anomaly index:
 * collapse < 0.2 (a fixed-image target measured 0.001-0.07 on the fixtures; clean twins never below 0.38 over all

@@ -70,6 +70,17 @@ def test_class_mix_scan_flags_the_fixture_backdoor_with_a_classifier(runner, tmp
     assert finding["code"] == "TRIG-CLASS-001" and finding["evidence"]["trigger"]["dims"] == [42]
 
 
+def test_class_subset_fixture_fails_the_gate_through_its_weights(runner, tmp_path, fixtures_dir):
+    """gan_mnist_classes (digits 0-4 when z[99] = +4) fails the default gate without a classifier: the latent
+    weight scan names unit 99 at high; the SARIF report carries the finding."""
+    out = tmp_path / "w.sarif"
+    result = _scan(runner, fixtures_dir / "gan_mnist_classes.onnx", "--probes", "trigger.latent_weights",
+                   "--format", "sarif", "-o", out)
+    assert result.exit_code == 1, result.output
+    results = json.loads(out.read_text())["runs"][0]["results"]
+    assert any(r["ruleId"] == "TRIG-WEIGHT-001" and "99" in r["message"]["text"] for r in results)
+
+
 def test_unusable_classifier_is_a_usage_error(runner, tmp_path):
     """A classifier that does not take the generator's images: exit 2, one line naming the flag."""
     generator = builders.generator(tmp_path / "g.onnx")
