@@ -40,6 +40,9 @@ from auditor.records import Finding, ModelKind, ProbeResult, Severity, Status
 from auditor.static.latent_weights import latent_fan_out
 
 
+MIN_UNITS = 4      # a median and a spread across units need a few of them
+
+
 @dataclass(frozen=True)
 class WeightScanParams:
     effect_samples: int = 16            # latents for the in-range effect of every unit
@@ -109,6 +112,8 @@ class LatentWeightProbe(Probe):
             return ProbeResult(self.name, Status.SKIPPED, reason=f"no per-unit weights to read: {fan_out.reason}")
         p, rng = self.params, ctx.rng
         n_units = len(fan_out.norms)
+        if n_units < MIN_UNITS:
+            return ProbeResult(self.name, Status.SKIPPED, reason=f"{n_units} latent unit(s): too few to compare")
         gap, top, weight_z = top_gap(fan_out.norms)
         medium, high = calibration.weight_gap_thresholds(null_gap_quantile(n_units))
         metrics = {"weight_gap": gap, "threshold_medium": medium, "threshold_high": high,

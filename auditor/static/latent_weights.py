@@ -121,9 +121,12 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
             if node.op_type == "Concat" and node.input and node.input[0] == tensor:
                 frontier.extend(o for o in node.output if o)   # latent first: its features keep their indices
                 continue
-            read = _per_input_norms(node, tensor, constants) if node.op_type in WEIGHTED_OPS else None
-            if read is None:
+            if node.op_type not in WEIGHTED_OPS:
                 return FanOut(None, (), f"the latent meets {node.op_type[:40]} before any constant weight")
+            read = _per_input_norms(node, tensor, constants)
+            if read is None:
+                return FanOut(None, (), f"the latent meets {node.op_type} with a weight that is not a plain constant "
+                                        "(quantised, computed, grouped, or the latent is not its data input)")
             sq, description = read
             # A matrix op sees the latent flattened channel-major: unit u owns columns u*positions ..
             # (u+1)*positions - 1. A convolution sees its channels. After a Concat the latent's features come
@@ -135,4 +138,6 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
             layers.append(description)
     if not layers:
         return FanOut(None, (), "the latent input feeds no weighted layer")
+    if not np.all(np.isfinite(squared)):
+        return FanOut(None, tuple(layers), "the first layer's weights are not all finite")
     return FanOut(np.sqrt(squared), tuple(layers))

@@ -98,6 +98,11 @@ def test_unreadable_first_layer_is_skipped_with_the_reason(tmp_path):
     assert result.status == Status.SKIPPED and "Gather" in result.reason
 
 
+def test_tiny_latent_is_skipped(tmp_path):
+    result, _ = _run(builders.relu_generator(tmp_path / "t.onnx", latent=2))
+    assert result.status == Status.SKIPPED and "too few" in result.reason
+
+
 def test_fixture_class_subset_gan_is_flagged_and_clean_twin_is_not(fixtures_dir):
     """gan_mnist_classes (trigger z[99] = +4.0, target digits 0-4) escapes every pixel statistic; its first layer
     weights unit 99 apart from the rest. Its clean twin: info."""

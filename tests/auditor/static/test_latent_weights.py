@@ -99,6 +99,19 @@ def test_other_first_ops_are_refused_by_name(first, reason):
     assert fan_out.norms is None and reason in fan_out.reason
 
 
+def test_quantised_or_nonfinite_weights_are_refused():
+    """A weight behind DequantizeLinear is not read; NaN weights give no norms rather than NaN statistics."""
+    q = helper.make_node("DequantizeLinear", ["Wq", "sc"], ["W"])
+    model = _model([q, helper.make_node("MatMul", ["z", "W"], ["y"])], {"sc": np.array(0.1)}, [3])
+    model.graph.initializer.append(numpy_helper.from_array(np.ones((3, 2), np.int8), "Wq"))
+    fan_out = latent_fan_out(model, "z", (3,))
+    assert fan_out.norms is None and "not a plain constant" in fan_out.reason
+    bad = np.ones((3, 2))
+    bad[1, 0] = np.nan
+    fan_out = latent_fan_out(_model([helper.make_node("MatMul", ["z", "W"], ["y"])], {"W": bad}, [3]), "z", (3,))
+    assert fan_out.norms is None and "finite" in fan_out.reason
+
+
 def test_latent_straight_to_output_is_refused():
     model = _model([helper.make_node("Identity", ["z"], ["y"])], {}, [3])
     assert latent_fan_out(model, "z", (3,)).norms is None
