@@ -39,7 +39,6 @@ from auditor.probes.trigger_latent import set_unit, unit_statistics, unit_sweeps
 from auditor.records import Finding, ModelKind, ProbeResult, Severity, Status
 from auditor.static.latent_weights import latent_fan_out
 
-
 MIN_UNITS = 4      # a median and a spread across units need a few of them
 
 
