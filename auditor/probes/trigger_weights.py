@@ -169,8 +169,9 @@ class LatentWeightProbe(Probe):
         one = len(top) == 1
         finding = Finding(
             self.name, "TRIG-WEIGHT-001", severity, min(1.0, gap / 50.0),
-            f"latent {unit_word}{'' if one else 's'} {units_text}: the first layer weights {'it' if one else 'them'} "
-            f"{gap:.1f} robust SDs above every other unit (medium from {medium:.1f}, high from {high:.1f}), yet in "
+            f"latent {unit_word}{'' if one else 's'} {units_text}: the first layer's weight on "
+            f"{'it' if one else 'them'} stands {gap:.1f} robust SDs clear of every other unit's (medium from "
+            f"{medium:.1f}, high from {high:.1f}), yet in "
             f"the prior's range {'it moves' if one else 'they move'} the output no more than usual (effect z "
             f"{effect_z[top].max():.1f}): a large weight kept for values outside that range, the shape of a planted "
             f"trigger; {value_text}", evidence)
