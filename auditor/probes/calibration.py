@@ -2,7 +2,8 @@
 
 Set from the fixtures' clean models only (2026-11-22), then checked unchanged on an independent zoo of 22 models
 (`trainer zoo --seed 2`, `bench/trigger_scan.py`; table in docs/trigger-detection.md): no clean model flagged
-(0/10), every fixed-image GAN and autoencoder backdoor flagged (8/8), class-subset GANs missed (0/4).
+(0/10), every fixed-image GAN and autoencoder backdoor flagged (8/8), class-subset GANs missed (0/4). The latent
+weight scan, added later, flags 3 of those 4; its blind check is a second zoo (`trainer zoo --seed 3`).
 
 Noise-dimension scan (``trigger.latent``). Anomaly index = the largest robust z of log-jump or -log-collapse over
 units and values. First set (2026-11-22) from one draw of latents per clean fixture (largest index 7.7), HIGH
