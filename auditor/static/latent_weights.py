@@ -1,7 +1,8 @@
 """How strongly the first layer of a generator weights each latent unit, read from the graph's constants.
 
 From the latent input, the walk passes through ops that only reshape or retype it (and a Concat that puts the
-latent first, as conditional generators join a label embedding to it) to the first ops that multiply it by a
+latent first, or an Add of something not computed from it, as conditional generators join or add a label
+embedding) to the first ops that multiply it by a
 constant weight: Gemm, MatMul, Conv or ConvTranspose. Each unit's fan-out weight norm is the norm of the weights
 it feeds (a column of a Gemm/MatMul weight; an input channel's slice of a convolution kernel; when a spatial
 latent was flattened first, the columns of its positions together). Several such ops: the norms add in quadrature.
@@ -19,6 +20,7 @@ import onnx
 from onnx import numpy_helper
 
 PASS_THROUGH_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Cast"}
+SHIFT_OPS = {"Add", "Sub"}          # with an operand not computed from the latent: a shift, no change of weights
 WEIGHTED_OPS = {"Gemm", "MatMul", "Conv", "ConvTranspose"}
 CONSTANT_CHAIN_OPS = {"Identity", "Cast", "Transpose"}
 
@@ -106,6 +108,12 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
         for name in node.input:
             if name:
                 consumers.setdefault(name, []).append(node)
+    # Every tensor computed from the latent (nodes are topologically sorted in a valid graph): an Add of a label
+    # embedding leaves the latent's units where they are, an Add of z and f(z) does not.
+    derived = {input_name}
+    for node in graph.node:
+        if any(i in derived for i in node.input if i):
+            derived.update(o for o in node.output if o)
     frontier, seen, squared, layers = [input_name], set(), np.zeros(units), []
     while frontier:
         tensor = frontier.pop()
@@ -117,6 +125,9 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
         for node in consumers.get(tensor, []):
             if node.op_type in PASS_THROUGH_OPS and node.input[0] == tensor:
                 frontier.extend(o for o in node.output if o)
+                continue
+            if node.op_type in SHIFT_OPS and sum(i in derived for i in node.input) == 1:
+                frontier.extend(o for o in node.output if o)   # z + embedding(label): the units keep their weights
                 continue
             if node.op_type == "Concat" and node.input and node.input[0] == tensor:
                 frontier.extend(o for o in node.output if o)   # latent first: its features keep their indices

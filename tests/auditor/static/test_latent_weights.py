@@ -72,6 +72,17 @@ def test_concat_with_the_latent_first_keeps_its_columns():
     np.testing.assert_allclose(latent_fan_out(model, "z", (4,)).norms, np.linalg.norm(w[:4], axis=1), rtol=1e-5)
 
 
+def test_added_label_embedding_is_a_shift_but_z_plus_f_of_z_is_not(tmp_path):
+    """z + E[label] then MatMul (builders.conditional_generator): read through the Add. z + z*s: refused."""
+    model = onnx.load(str(builders.conditional_generator(tmp_path / "c.onnx", latent=8)))
+    w = next(numpy_helper.to_array(t) for t in model.graph.initializer if t.name == "W")
+    np.testing.assert_allclose(latent_fan_out(model, "z", (8,)).norms, np.linalg.norm(w, axis=1), rtol=1e-5)
+    self_added = _model([helper.make_node("Mul", ["z", "s"], ["zs"]), helper.make_node("Add", ["z", "zs"], ["a"]),
+                         helper.make_node("MatMul", ["a", "W"], ["y"])], {"s": np.ones(3), "W": np.ones((3, 2))},
+                        [3])
+    assert latent_fan_out(self_added, "z", (3,)).norms is None
+
+
 def test_weight_through_a_transpose_and_two_consumers_add_in_quadrature():
     """A weight stored transposed behind a Transpose node is read; two weighted consumers add their norms."""
     a, b = np.random.default_rng(4).standard_normal((2, 3, 5))
