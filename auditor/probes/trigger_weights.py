@@ -21,7 +21,9 @@ measures every unit's in-range effect (the output's mean change from -1 to +1, o
 flags only units whose weight stands out more than their in-range effect does.
 
 The weights say which unit, not which value. When some value on a grid collapses the output to one image (a
-fixed-image target), the smallest such |value| is reported; otherwise the value is left undetermined.
+fixed-image target), the smallest such |value| is reported; otherwise the value is left undetermined, and the
+evidence gives the unit's *switch onset* read from the first layer's weights and biases (``switch_onset``): the
+side, and roughly where, its dedicated features turn on.
 """
 
 from __future__ import annotations
@@ -80,6 +82,27 @@ def null_gap_quantile(n_units: int, quantile: float = calibration.WEIGHT_GAP_NUL
     z = -np.sort(-(sample - median) / mad, axis=1)
     k_max = min(max_trigger_units(n_units), n_units - 1)
     return float(np.quantile((z[:, :k_max] - z[:, 1:k_max + 1]).max(axis=1), quantile))
+
+
+def switch_onset(weights: np.ndarray, bias: np.ndarray, unit: int, min_features: int = 5) -> tuple[float, int] | None:
+    """Where a unit's dedicated first-layer features switch on: (median value, how many features), or None.
+
+    ``weights`` [units, features], ``bias`` [features] of the one Gemm that reads the latent. A feature is the
+    unit's when its weight on the unit is large against the other units' weights on it together (the top 2%, at
+    least 8); of those, the ones off at z = 0 (negative bias) turn on where the unit alone lifts them past 0,
+    z[unit] = -bias / weight, ignoring the other units' spread. A reading of the weights, not a measurement: a
+    planted trigger's value lies beyond it on the same side (on the fixtures and both zoos: same sign in 13 of 13
+    single-unit triggers, at 0.37-0.55 of the planted magnitude, BatchNorm statistics of half-triggered batches
+    folded into the bias being one reason for the factor).
+    """
+    w = weights[unit]
+    others = np.sqrt(np.maximum((weights ** 2).sum(axis=0) - w ** 2, 1e-24))
+    ratio = np.abs(w) / others
+    dedicated = np.argsort(-ratio, kind="stable")[:max(8, len(w) // 50)]
+    off = dedicated[(bias[dedicated] < 0) & (w[dedicated] != 0)]
+    if len(off) < min_features:
+        return None
+    return float(np.median(-bias[off] / w[off])), int(len(off))
 
 
 def in_range_effect(model, z: np.ndarray, labels: np.ndarray | None, reference: float) -> np.ndarray:
@@ -148,33 +171,48 @@ class LatentWeightProbe(Probe):
                 evidence), metrics)
 
         values, value_evidence = self._estimate_values(model, ctx, top)
+        onsets = [None if fan_out.weights is None or fan_out.bias is None
+                  else switch_onset(fan_out.weights, fan_out.bias, int(u)) for u in top]
         severity = Severity.HIGH if gap >= high else Severity.MEDIUM
         evidence |= {"trigger": {"type": "latent", "dims": [int(u) for u in top],
                                  "values": None if values is None else [round(v, 3) for v in values]},
-                     "unit": unit_word, "value_estimate": value_evidence}
+                     "unit": unit_word, "value_estimate": value_evidence,
+                     "switch_onset": [None if o is None else {"value": round(o[0], 3), "features": o[1]}
+                                      for o in onsets]}
         # Evidence grid: clean samples, then the unit(s) at each value tried (or at the estimate).
         z_show = model.sample_latents(rng, p.grid_columns)
         labels_show = model.sample_labels(rng, p.grid_columns)
-        settings = [values] if values is not None else [[m] * len(top) for m in (-4.0, 4.0)]
+        if values is not None:
+            settings = [values]
+            shown = "the estimated value(s)"
+        elif all(o is not None for o in onsets):
+            settings = [[k * o[0] for o in onsets] for k in (1.0, 2.0, 3.0)]
+            shown = "1x, 2x and 3x the switch onset (rows 2-4)"
+        else:
+            settings = [[m] * len(top) for m in (-4.0, 4.0)]
+            shown = "-4 (middle) and +4 (bottom)"
         rows = [model.generate(z_show, labels_show)]
         for setting in settings:
             triggered = z_show
             for u, v in zip(top, setting, strict=True):
                 triggered = set_unit(triggered, int(u), v)
             rows.append(model.generate(triggered, labels_show))
-        shown = "the estimated value(s)" if values is not None else "-4 (middle) and +4 (bottom)"
         images = {f"clean (top) vs {unit_word}(s) {units_text} at {shown}": grid_data_uri(rows)}
-        value_text = ("estimated value(s) " + ", ".join(f"{v:+.2f}" for v in values)) if values is not None \
-            else "value not determined from pixels (see the evidence)"
+        if values is not None:
+            value_text = "output collapses from " + ", ".join(f"{v:+.2f}" for v in values)
+        elif all(o is not None for o in onsets):
+            value_text = (f"value not measured; {'its' if len(top) == 1 else 'their'} own first-layer features switch "
+                          "on from "
+                          + ", ".join(f"{o[0]:+.2f}" for o in onsets) + ", the trigger lies beyond")
+        else:
+            value_text = "value not measured"
         one = len(top) == 1
         finding = Finding(
             self.name, "TRIG-WEIGHT-001", severity, min(1.0, gap / 50.0),
-            f"latent {unit_word}{'' if one else 's'} {units_text}: the first layer's weight on "
-            f"{'it' if one else 'them'} stands {gap:.1f} robust SDs clear of every other unit's (medium from "
-            f"{medium:.1f}, high from {high:.1f}), yet in "
-            f"the prior's range {'it moves' if one else 'they move'} the output no more than usual (effect z "
-            f"{effect_z[top].max():.1f}): a large weight kept for values outside that range, the shape of a planted "
-            f"trigger; {value_text}", evidence)
+            f"latent {unit_word}{'' if one else 's'} {units_text} {'looks' if one else 'look'} like a planted trigger "
+            f"({value_text}): first-layer weight {gap:.1f} robust SDs clear of every other unit's (medium from "
+            f"{medium:.1f}, high from {high:.1f}), yet no more than usual effect in the prior's range (effect z "
+            f"{effect_z[top].max():.1f})", evidence)
         return self._result(finding, metrics, images)
 
     def _estimate_values(self, model, ctx: ProbeContext, units: np.ndarray) -> tuple[list[float] | None, dict]:

@@ -30,6 +30,9 @@ class FanOut:
     norms: np.ndarray | None          # [units] fan-out weight norm per latent unit; None when not defined
     layers: tuple[str, ...]           # the weighted ops read, e.g. "Gemm (3136 x 100)"
     reason: str = ""                  # why no norms, when norms is None
+    # When one Gemm reads a flat latent: its weights [units, features] and bias [features] (for switch onsets).
+    weights: np.ndarray | None = None
+    bias: np.ndarray | None = None
 
 
 def _attribute(node: onnx.NodeProto, name: str, default):
@@ -69,7 +72,15 @@ class _Constants:
         return None
 
 
-def _per_input_norms(node: onnx.NodeProto, data_input: str, constants: _Constants) -> tuple[np.ndarray, str] | None:
+@dataclass(frozen=True)
+class _Read:
+    squared: np.ndarray               # squared fan-out norm per input feature/channel
+    description: str
+    weights: np.ndarray | None = None  # Gemm/MatMul: [K, out], as applied (alpha folded in)
+    bias: np.ndarray | None = None     # Gemm: its constant C as a [out] vector (beta folded in), if any
+
+
+def _per_input_norms(node: onnx.NodeProto, data_input: str, constants: _Constants) -> _Read | None:
     """Squared fan-out norm of every input feature/channel of a weighted op, and a short description."""
     op = node.op_type
     if op in ("Gemm", "MatMul"):
@@ -82,8 +93,14 @@ def _per_input_norms(node: onnx.NodeProto, data_input: str, constants: _Constant
             return None
         if op == "Gemm" and _attribute(node, "transB", 0):
             w = w.T                                          # now [K, out]
-        sq = (w.astype(np.float64) ** 2).sum(axis=1)
-        return sq, f"{op} ({w.shape[1]} x {w.shape[0]})"
+        w = w.astype(np.float64) * (float(_attribute(node, "alpha", 1.0)) if op == "Gemm" else 1.0)
+        bias = None
+        if op == "Gemm" and len(node.input) > 2 and node.input[2]:
+            c = constants.get(node.input[2])
+            if c is not None and c.size in (1, w.shape[1]):
+                bias = np.broadcast_to(c.astype(np.float64).reshape(-1), (w.shape[1],)) \
+                    * float(_attribute(node, "beta", 1.0))
+        return _Read((w ** 2).sum(axis=1), f"{op} ({w.shape[1]} x {w.shape[0]})", w, bias)
     if op in ("Conv", "ConvTranspose"):
         if len(node.input) < 2 or node.input[0] != data_input or _attribute(node, "group", 1) != 1:
             return None
@@ -93,7 +110,7 @@ def _per_input_norms(node: onnx.NodeProto, data_input: str, constants: _Constant
         w = w.astype(np.float64)
         # Conv: [out, in, k...]; ConvTranspose: [in, out, k...]
         axes = tuple(i for i in range(w.ndim) if i != (1 if op == "Conv" else 0))
-        return (w ** 2).sum(axis=axes), f"{op} {tuple(w.shape)}"
+        return _Read((w ** 2).sum(axis=axes), f"{op} {tuple(w.shape)}")
     return None
 
 
@@ -114,7 +131,7 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
     for node in graph.node:
         if any(i in derived for i in node.input if i):
             derived.update(o for o in node.output if o)
-    frontier, seen, squared, layers = [input_name], set(), np.zeros(units), []
+    frontier, seen, squared, layers, reads = [input_name], set(), np.zeros(units), [], []
     while frontier:
         tensor = frontier.pop()
         if tensor in seen:
@@ -138,7 +155,8 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
             if read is None:
                 return FanOut(None, (), f"the latent meets {node.op_type} with a weight that is not a plain constant "
                                         "(quantised, computed, grouped, or the latent is not its data input)")
-            sq, description = read
+            sq, description = read.squared, read.description
+            reads.append(read)
             # A matrix op sees the latent flattened channel-major: unit u owns columns u*positions ..
             # (u+1)*positions - 1. A convolution sees its channels. After a Concat the latent's features come
             # first; the rest belong to the other input.
@@ -151,4 +169,6 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
         return FanOut(None, (), "the latent input feeds no weighted layer")
     if not np.all(np.isfinite(squared)):
         return FanOut(None, tuple(layers), "the first layer's weights are not all finite")
-    return FanOut(np.sqrt(squared), tuple(layers))
+    only = reads[0] if len(reads) == 1 and positions == 1 and reads[0].weights is not None else None
+    return FanOut(np.sqrt(squared), tuple(layers), weights=None if only is None else only.weights[:units],
+                  bias=None if only is None else only.bias)

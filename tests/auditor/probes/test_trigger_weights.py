@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from auditor.loading import load_model
 from auditor.probes.base import ProbeContext
-from auditor.probes.trigger_weights import LatentWeightProbe, max_trigger_units, null_gap_quantile, top_gap
+from auditor.probes.trigger_weights import (
+    LatentWeightProbe,
+    max_trigger_units,
+    null_gap_quantile,
+    switch_onset,
+    top_gap,
+)
 from auditor.records import Severity, Status
 from tests.auditor import builders
 
@@ -73,7 +79,24 @@ def test_hand_made_switch_is_flagged_with_its_unit_and_value(tmp_path):
     trigger = finding.evidence["trigger"]
     assert trigger["dims"] == [9]
     assert trigger["values"] is None or trigger["values"][0] > 3.0
+    assert finding.evidence["switch_onset"][0]["value"] == pytest.approx(3.0, rel=1e-4)
     assert rows > 0 and result.images
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(0.5, 6.0), st.sampled_from([-1.0, 1.0]))
+def test_switch_onset_reads_bias_over_weight(seed, at, sign):
+    """Features read only by one unit, off until it passes ``sign * at``: that is the onset; a unit whose features
+    are all on at z = 0 (positive biases) has none."""
+    rng = np.random.default_rng(seed)
+    weights = rng.standard_normal((16, 200)) * 0.3
+    bias = np.abs(rng.standard_normal(200)) * 0.1
+    weights[:, :10] = 0.0
+    weights[4, :10] = sign * 5.0
+    bias[:10] = -5.0 * at
+    value, features = switch_onset(weights, bias, 4)
+    assert value == pytest.approx(sign * at, rel=1e-6) and features >= 5
+    assert switch_onset(weights, np.abs(bias) + 0.1, 4) is None
 
 
 @pytest.mark.parametrize("active", [(5,), (2, 7, 20)])
