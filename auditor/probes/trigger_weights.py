@@ -91,9 +91,9 @@ def switch_onset(weights: np.ndarray, bias: np.ndarray, unit: int, min_features:
     unit's when its weight on the unit is large against the other units' weights on it together (the top 2%, at
     least 8); of those, the ones off at z = 0 (negative bias) turn on where the unit alone lifts them past 0,
     z[unit] = -bias / weight, ignoring the other units' spread. A reading of the weights, not a measurement: a
-    planted trigger's value lies beyond it on the same side (on the fixtures and both zoos: same sign in 13 of 13
-    single-unit triggers, at 0.37-0.55 of the planted magnitude, BatchNorm statistics of half-triggered batches
-    folded into the bias being one reason for the factor).
+    planted trigger's value lies on the same side (flagged fixtures and zoo models: 10 of 10 single-unit triggers,
+    at 0.36-0.52 of the planted magnitude, and 6 of 6 units of two-unit triggers, one of them at 2.1x; BatchNorm
+    statistics of half-triggered batches folded into the bias are one reason for the factor).
     """
     w = weights[unit]
     others = np.sqrt(np.maximum((weights ** 2).sum(axis=0) - w ** 2, 1e-24))
