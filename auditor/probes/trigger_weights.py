@@ -58,15 +58,21 @@ def max_trigger_units(n_units: int) -> int:
     return max(1, min(4, n_units // 8))
 
 
+def _top_gaps(z: np.ndarray) -> np.ndarray:
+    """[..., k] gaps between the k largest and next values of z [..., d] (k = the trigger size limit)."""
+    n_units = z.shape[-1]
+    k_max = min(max_trigger_units(n_units), n_units - 1)
+    ranked = -np.sort(-z, axis=-1)
+    return ranked[..., :k_max] - ranked[..., 1:k_max + 1]
+
+
 def top_gap(norms: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """(largest gap in robust z between consecutive top norms, the units above it, robust z of every unit)."""
     floor = max(1e-3 * float(np.median(norms)), 1e-12)        # identical norms: no spread, no false z
     z = robust_z(np.asarray(norms, dtype=np.float64), floor)
-    order = np.argsort(-z, kind="stable")
-    k_max = min(max_trigger_units(len(norms)), len(norms) - 1)
-    gaps = z[order[:k_max]] - z[order[1:k_max + 1]]
+    gaps = _top_gaps(z)
     k = int(np.argmax(gaps))
-    return float(gaps[k]), order[:k + 1], z
+    return float(gaps[k]), np.argsort(-z, kind="stable")[:k + 1], z
 
 
 @functools.lru_cache(maxsize=64)
@@ -74,14 +80,11 @@ def null_gap_quantile(n_units: int, quantile: float = calibration.WEIGHT_GAP_NUL
                       draws: int = 20_000) -> float:
     """The ``quantile`` of ``top_gap`` over exchangeable normal norms of ``n_units`` units (fixed seed).
 
-    Vectorised here rather than calling ``top_gap`` per draw: 20,000 draws in well under a second at d = 512.
+    All draws at once (robust z along each row): 20,000 draws in well under a second at d = 512.
     """
     sample = np.random.default_rng(20261122).standard_normal((draws, n_units))
-    median = np.median(sample, axis=1, keepdims=True)
-    mad = 1.4826 * np.median(np.abs(sample - median), axis=1, keepdims=True)
-    z = -np.sort(-(sample - median) / mad, axis=1)
-    k_max = min(max_trigger_units(n_units), n_units - 1)
-    return float(np.quantile((z[:, :k_max] - z[:, 1:k_max + 1]).max(axis=1), quantile))
+    z = robust_z(sample.T, 1e-12).T
+    return float(np.quantile(_top_gaps(z).max(axis=-1), quantile))
 
 
 def switch_onset(weights: np.ndarray, bias: np.ndarray, unit: int, min_features: int = 5) -> tuple[float, int] | None:
