@@ -63,3 +63,14 @@ def test_flagged_trigger_outputs_share_the_trigger_coordinate(tmp_path):
     evidence = next(f for f in result.findings if f.code == "INVERT-000").evidence["triggered"]
     assert evidence["trigger_dims"] == [7]
     assert result.metrics["triggered_dims_recovered"] == 1.0
+
+
+def test_named_unit_without_a_value_is_not_inverted(model):
+    """A flagged trigger with no value (the weight scan names a unit, not its value) gives nothing to set: the probe
+    inverts no triggered outputs rather than failing on it."""
+    named = ProbeResult("trigger.latent_weights", Status.COMPLETED, findings=(Finding(
+        "trigger.latent_weights", "TRIG-WEIGHT-001", Severity.HIGH, 1.0, "test",
+        {"trigger": {"type": "latent", "dims": [3], "values": None}}),))
+    result = _run(model, earlier=(named,))
+    assert result.status == Status.COMPLETED
+    assert "triggered" not in next(f for f in result.findings if f.code == "INVERT-000").evidence
