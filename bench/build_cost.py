@@ -26,7 +26,7 @@ def _timed_build(name: str, scale: float, data_dir: str, out: str) -> tuple[floa
     """(seconds, the scale actually trained: epochs or steps over the spec's) for one spec at one scale."""
     import torch
 
-    from trainer.build import BuildContext, build_model, fixture_specs
+    from trainer.build import BuildContext, _scaled, build_model, fixture_specs
 
     torch.set_num_threads(1)
     spec = next(s for s in fixture_specs(0) if s.name == name)
@@ -37,16 +37,8 @@ def _timed_build(name: str, scale: float, data_dir: str, out: str) -> tuple[floa
     started = time.perf_counter()
     build_model(spec, ctx)
     seconds = time.perf_counter() - started
-    config = spec.config
-    if hasattr(config, "epochs"):
-        actual = max(1, round(config.epochs * scale)) / config.epochs
-    else:
-        actual = max(10, round(config.steps * scale)) / config.steps
-    return seconds, actual
-
-
-def _in_process(args) -> tuple[float, float]:
-    return _timed_build(*args)
+    field = "epochs" if hasattr(spec.config, "epochs") else "steps"   # what build_model scaled, and how far
+    return seconds, getattr(_scaled(spec.config, scale), field) / getattr(spec.config, field)
 
 
 def main() -> int:
@@ -66,7 +58,7 @@ def main() -> int:
             # Epoch-trained specs: one and two epochs (a scale under one epoch would still train one).
             epochs = getattr(spec.config, "epochs", None)
             scales = (1 / epochs, 2 / epochs) if epochs else args.scales
-            points = [pool.apply(_in_process, ((spec.name, scale, args.data_dir, out),)) for scale in scales]
+            points = [pool.apply(_timed_build, (spec.name, scale, args.data_dir, out)) for scale in scales]
             (t1, s1), (t2, s2) = points
             per_scale = (t2 - t1) / (s2 - s1)
             fixed = t1 - per_scale * s1
@@ -76,10 +68,10 @@ def main() -> int:
             print(f"{spec.name:28s} {t1:6.1f} s @ {s1:.3f}  {t2:6.1f} s @ {s2:.3f}  -> {full:7.1f} s", file=sys.stderr)
         # Two workers: the same short GAN build alone, then two side by side.
         probe = ("gan_mnist_clean", args.scales[1], args.data_dir, out)
-        alone = pool.apply(_in_process, (probe,))[0]
+        alone = pool.apply(_timed_build, probe)[0]
     with tempfile.TemporaryDirectory() as out, ctx.Pool(2) as pool:
         probe = ("gan_mnist_clean", args.scales[1], args.data_dir, out)
-        pair = [r[0] for r in pool.map(_in_process, [probe, probe])]
+        pair = [r[0] for r in pool.starmap(_timed_build, [probe, probe])]
     slowdown = max(pair) / alone
     lines = [f"Machine: {platform.machine()}, {multiprocessing.cpu_count()} logical CPUs, Python "
              f"{platform.python_version()}; GAN scales {args.scales[0]} and {args.scales[1]}, other specs 1 and 2 "

@@ -101,6 +101,8 @@ def main() -> int:
             result = max(results, key=lambda r: r.findings[0].severity)
             finding = result.findings[0]
             m = result.metrics
+            high = [r.findings[0].evidence for r in results if r.findings[0].severity >= Severity.HIGH]
+            high_triggers = [e["trigger"] for e in high if "trigger" in e]
             rows.append({"model": f"{folder.name}/{entry['file']}", "truth": entry["status"],
                          "attack": entry.get("attack") or "-", "images": source, "probe": result.probe,
                          "severity": finding.severity.name.lower(),
@@ -117,17 +119,11 @@ def main() -> int:
                                    if "change" in m else "-"),
                          # Localised: some high/critical finding of the model names the planted trigger (the
                          # report shows every probe's finding, so a reader sees it).
-                         "localised": (any(localised(r.findings[0].evidence["trigger"], entry["trigger"],
-                                                     model.info.image_shape[0])
-                                           for r in results if r.findings[0].severity >= Severity.HIGH
-                                           and "trigger" in r.findings[0].evidence)
-                                       if entry.get("trigger") else None),
-                         "dims_named": (any(dims_named(r.findings[0].evidence["trigger"], entry["trigger"])
-                                            for r in results if r.findings[0].severity >= Severity.HIGH
-                                            and "trigger" in r.findings[0].evidence)
+                         "localised": (any(localised(t, entry["trigger"], model.info.image_shape[0])
+                                           for t in high_triggers) if entry.get("trigger") else None),
+                         "dims_named": (any(dims_named(t, entry["trigger"]) for t in high_triggers)
                                         if entry.get("trigger") and entry["trigger"]["type"] == "latent" else None),
-                         "found": [r.findings[0].evidence.get("trigger") for r in results
-                                   if r.findings[0].severity >= Severity.HIGH] or [finding.evidence.get("trigger")],
+                         "found": [e.get("trigger") for e in high] or [finding.evidence.get("trigger")],
                          "rows": model.rows, "seconds": seconds,
                          "flagged": finding.severity >= Severity.HIGH})
             mask = next((r for r in results if r.probe == PatchTriggerReverseProbe.name), None)

@@ -131,13 +131,14 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
     for node in graph.node:
         if any(i in derived for i in node.input if i):
             derived.update(o for o in node.output if o)
+    outputs = {o.name for o in graph.output}
     frontier, seen, squared, layers, reads = [input_name], set(), np.zeros(units), [], []
     while frontier:
         tensor = frontier.pop()
         if tensor in seen:
             continue
         seen.add(tensor)
-        if tensor in {o.name for o in graph.output}:
+        if tensor in outputs:
             return FanOut(None, (), "the latent reaches a graph output without passing a weighted layer")
         for node in consumers.get(tensor, []):
             if node.op_type in PASS_THROUGH_OPS and node.input[0] == tensor:
