@@ -21,11 +21,11 @@ from PIL import Image
 from trainer import ae, gan, vae
 from trainer.data import Dataset, load_dataset
 from trainer.evaluate import FRECHET_NOTE, train_classifier
-from trainer.models import Classifier
-from trainer.training import progress
 from trainer.export import export_onnx, export_torchscript
 from trainer.manifest import read_manifest, sha256_file, write_manifest
-from trainer.triggers import LatentTrigger, NAMED_COLOURS, PatchTrigger
+from trainer.models import Classifier
+from trainer.training import progress
+from trainer.triggers import NAMED_COLOURS, LatentTrigger, PatchTrigger
 
 CLASSIFIER_EPOCHS = 3
 REAL_TO_EMBEDDED = {"mnist": "digits", "cifar10": "color-digits", "fashion_mnist": "digits"}
@@ -81,6 +81,27 @@ def _scaled(config, scale: float):
     if hasattr(config, "epochs"):
         return dataclasses.replace(config, epochs=max(1, round(config.epochs * scale)))
     return dataclasses.replace(config, steps=max(10, round(config.steps * scale)))
+
+
+# One-thread training seconds per batch of 64, measured in the full fixture build of 2026-11-22 (two workers
+# side by side): clean GAN step 0.097 s, backdoored x1.9 (second discriminator, doubled generator batch), x2.5
+# with a classifier term; MNIST AE 0.058, CIFAR-10 AE 0.074; VAE 0.112, latent-adversarial x4.7. Used only to
+# order the jobs, longest first: an adversarial VAE queued last left one worker idle for its 5.5 minutes.
+_BATCHES_PER_EPOCH = 125   # the fixture datasets' 8,000-image training parts at batch 64
+
+
+def expected_seconds(spec: ModelSpec) -> float:
+    """Rough one-thread training time of ``spec`` (for scheduling only; see the costs above)."""
+    c = spec.config
+    if spec.family == "gan":
+        factor = 1.0
+        if c.target != "none":
+            factor = 2.5 if (c.target_classifier_weight > 0 or c.clean_balance_weight > 0) else 1.9
+        return c.steps * 0.097 * factor
+    if spec.family == "ae":
+        return c.epochs * _BATCHES_PER_EPOCH * (0.074 if spec.dataset == "cifar10" else 0.058)
+    adversarial = 4.7 * c.adv_iterations * c.adv_steps / 5 if c.adversarial else 1.0
+    return c.epochs * _BATCHES_PER_EPOCH * 0.112 * adversarial
 
 
 def _image_io(ds: Dataset, value_range: list[float]) -> dict:
@@ -317,8 +338,8 @@ def build_specs(specs: list[ModelSpec], out: str | Path, seed: int, data_dir: st
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         classifier_of = {d: ctx.classifier(d) for d in gan_datasets}
-        # Longest jobs first, so the workers finish close together.
-        order = sorted(todo, key=lambda s: {"gan": 0, "ae": 1, "vae": 2}[s.family])
+        # Longest jobs first (LPT), so the workers finish close together.
+        order = sorted(todo, key=expected_seconds, reverse=True)
         bar = progress(len(order), "models", show_progress)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {pool.submit(_build_in_worker, spec, str(out), str(data_dir) if data_dir else None,

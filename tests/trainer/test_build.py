@@ -86,3 +86,21 @@ def test_interrupted_build_resumes_without_retraining(tmp_path, monkeypatch):
     assert trained == ["ae_mnist_clean", "vae_mnist_mmd_dae"]
     assert {e["file"] for e in read_manifest(tmp_path)["models"]} == {"ae_mnist_clean.onnx", "vae_mnist_mmd_dae.onnx"}
     assert not (tmp_path / build.PARTIAL_DIR).exists()
+
+
+def test_jobs_are_ordered_longest_first():
+    """The schedule's cost model puts the slow jobs first: an adversarial VAE before every plain VAE, a backdoored
+    GAN before its clean twin, and cost grows with training length."""
+    import dataclasses
+
+    from trainer.build import expected_seconds
+
+    specs = {s.name: s for s in fixture_specs(0)}
+    cost = {name: expected_seconds(s) for name, s in specs.items()}
+    assert all(cost["vae_mnist_kld_vae_adv"] > c for n, c in cost.items() if n.startswith("vae_") and "adv" not in n)
+    for name in ("gan_mnist_classes", "gan_mnist_fixed", "gan_mnist_pair"):
+        assert cost[name] > cost["gan_mnist_clean"]
+    assert cost["ae_cifar10_clean"] > cost["ae_mnist_clean"]
+    gan = specs["gan_mnist_clean"]
+    longer = dataclasses.replace(gan, config=dataclasses.replace(gan.config, steps=2 * gan.config.steps))
+    assert expected_seconds(longer) == pytest.approx(2 * cost["gan_mnist_clean"])
