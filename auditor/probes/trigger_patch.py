@@ -216,6 +216,11 @@ def switch_strength(stats: SquareStatistics) -> np.ndarray:
     return np.maximum(1.0 - np.clip(stats.collapse, 0.0, 1.0), stats.inversion)
 
 
+def firing_colours(squares: list[Square], strength: np.ndarray, tolerance: float = 0.1) -> np.ndarray:
+    """[n, channels] the colours whose switch strength is within ``tolerance`` of the best."""
+    return np.array([s.color for s in squares])[strength >= strength.max() - tolerance]
+
+
 def plateau_colour(squares: list[Square], strength: np.ndarray, tolerance: float = 0.1) -> tuple[float, ...]:
     """Centroid of the colours whose switch strength is within ``tolerance`` of the best.
 
@@ -223,9 +228,25 @@ def plateau_colour(squares: list[Square], strength: np.ndarray, tolerance: float
     of a saturated statistic is an arbitrary point of that region (measured: the corner (1, 0, 1) for a planted
     pink (1, 0.41, 0.71)), while its centroid sits near the colour the model was trained on.
     """
-    top = strength >= strength.max() - tolerance
-    colours = np.array([s.color for s in squares])[top]
-    return tuple(float(v) for v in colours.mean(axis=0))
+    return tuple(float(v) for v in firing_colours(squares, strength, tolerance).mean(axis=0))
+
+
+def colour_range(squares: list[Square], strength: np.ndarray, tolerance: float = 0.1) -> tuple[tuple, tuple]:
+    """(lowest, highest) value per channel over the colours that fire: the box a defender must treat as trigger.
+
+    Reported beside the centroid because the centroid can be far from the planted colour when the region is wide:
+    measured on two zoo autoencoders whose planted gray was 0.33, one fired for every gray from 0.20 to 1.00 and
+    the other from black to 0.35-0.45, so behaviour cannot single out the planted value inside the region.
+    """
+    fired = firing_colours(squares, strength, tolerance)
+    return tuple(float(v) for v in fired.min(axis=0)), tuple(float(v) for v in fired.max(axis=0))
+
+
+def _range_text(low: tuple, high: tuple, channels: int) -> str:
+    if channels == 1:
+        return f"fires for grays {low[0]:.2f}-{high[0]:.2f}"
+    box = ", ".join(f"{a:.2f}-{b:.2f}" for a, b in zip(low[:3], high[:3], strict=True))
+    return f"fires for colours in the box ({box})"
 
 
 def _planned_rows(p: PatchScanParams, n_squares: int, channels: int) -> int:
@@ -275,8 +296,9 @@ class PatchTriggerProbe(Probe):
             return options[pick], stats, z, pick
 
         square, stats, z, pick = refine(list(dict.fromkeys(s for b in best for s in _neighbours(b, shape))))
+        fired = None
         if calibration.patch_switched(stats.collapse[pick], stats.inversion[pick]):
-            square, stats, z, pick = self._refine_colour(model, confirm_x, confirm_clean, square, null)
+            square, stats, z, pick, fired = self._refine_colour(model, confirm_x, confirm_clean, square, null)
         ctx.progress(2, 3)
 
         z_final = z[:, pick]
@@ -297,6 +319,14 @@ class PatchTriggerProbe(Probe):
                     "images": ctx.images_source,
                     "queries": {"screen_rows": rows_screen, "confirm_rows": rows_confirm,
                                 "screen_images": len(screen_x), "confirm_images": len(confirm_x)}}
+        if fired is not None:
+            low, high, step = fired
+            as_rgb = (lambda col: col * 3) if c == 1 else (lambda col: col)
+            evidence["colour_range"] = {"low": [round(v, 3) for v in as_rgb(low)[:3]],
+                                        "high": [round(v, 3) for v in as_rgb(high)[:3]], "step": round(step, 4),
+                                        "note": "every colour of the lattice inside this box that switched the "
+                                                "output at full strength (within 0.1); the reported colour is "
+                                                "their centre, the planted one may be anywhere inside"}
         metrics = {"anomaly_index": anomaly, "threshold_high": calibration.PATCH_Z_HIGH, "change": change,
                    "collapse": collapse, "inversion": inversion, "squares_screened": float(len(squares)),
                    "rows_screen": float(rows_screen), "rows_confirm": float(rows_confirm)}
@@ -305,9 +335,10 @@ class PatchTriggerProbe(Probe):
             effect = ("makes every reconstruction nearly the same image" if collapse < calibration.PATCH_COLLAPSE_MAX
                       else "turns the reconstruction into the inverted input"
                       if inversion > calibration.PATCH_INVERSION_MIN else "changes the whole reconstruction")
+            fires_for = "" if fired is None else "; " + _range_text(fired[0], fired[1], c)
             finding = Finding(self.name, "TRIG-PATCH-001", severity, min(1.0, anomaly / 50.0),
                               f"a {where} {effect} (change x{change:.1f}, diversity x{collapse:.2f}, "
-                              f"{inversion:.0%} of inputs inverted; anomaly index {anomaly:.1f})",
+                              f"{inversion:.0%} of inputs inverted; anomaly index {anomaly:.1f}{fires_for})",
                               evidence)
         else:
             finding = Finding(self.name, "TRIG-PATCH-000", Severity.INFO, min(1.0, max(0.0, anomaly) / 50.0),
@@ -318,10 +349,16 @@ class PatchTriggerProbe(Probe):
 
     def _refine_colour(self, model, images, clean, square: Square, null: SquareStatistics):
         """Colour of a square that switches the output: plateau centroid over a coarse lattice of the colour cube,
-        then over a finer one around it; returns the square in that colour with its statistics."""
-        coarse = _colour_lattice(square, None, 0.5, self.params.colour_levels)
+        then over a finer one around it; returns the square in that colour with its statistics, and the range of
+        colours that fire on the coarse lattice (with its step)."""
+        # A finer gray lattice (17 levels) was tried 2026-11-23: it moved the centre of the fixture's white trigger
+        # out of localisation, so the range is read off the same coarse lattice as the centre (step 0.25).
+        levels = self.params.colour_levels
+        coarse = _colour_lattice(square, None, 0.5, levels)
         stats = square_statistics(model, images, clean, coarse)
-        centre = plateau_colour(coarse, switch_strength(stats))
+        strength = switch_strength(stats)
+        centre = plateau_colour(coarse, strength)
+        fired = colour_range(coarse, strength) + (1.0 / (levels - 1),)
         fine = _colour_lattice(square, centre, self.params.colour_fine_half_width, 3)
         stats = square_statistics(model, images, clean, fine)
         colour = plateau_colour(fine, switch_strength(stats))
@@ -330,4 +367,4 @@ class PatchTriggerProbe(Probe):
         stats = square_statistics(model, images, clean, options)
         z = _anomaly(stats, null)
         pick = 0 if calibration.patch_switched(stats.collapse[0], stats.inversion[0]) else 1
-        return options[pick], stats, z, pick
+        return options[pick], stats, z, pick, fired

@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-import pytest
 
 from auditor.data import load_image_folder, self_generated_images
 from auditor.loading import load_model
-from auditor.probes.base import ProbeContext
 from auditor.probes import trigger_patch as tp
+from auditor.probes.base import ProbeContext
 from auditor.probes.trigger_patch import (
     PatchScanParams,
     PatchTriggerProbe,
@@ -43,6 +43,10 @@ def test_backdoors_found_with_real_images(fixtures_dir, truth, name):
     finding = _scan(model, images).findings[0]
     assert finding.severity == Severity.CRITICAL, finding.summary
     assert localised(finding.evidence["trigger"], truth[name]["trigger"], channels=1)
+    fired = finding.evidence["colour_range"]             # the planted white lies inside the range that fires
+    planted = float(np.mean(truth[name]["trigger"]["color"]))
+    assert fired["low"][0] - fired["step"] <= planted <= fired["high"][0] + fired["step"]
+    assert "fires for grays" in finding.summary
 
 
 def test_inverse_backdoor_found_with_self_generated_images(fixtures_dir, truth):
@@ -97,6 +101,19 @@ def test_plateau_colour_is_the_centre_of_the_firing_region():
     assert np.allclose(tp.plateau_colour(lattice, strength), planted)
     fine = tp._colour_lattice(square, (1.0, 0.0, 0.5), 0.125, 3)
     assert {s.color[0] for s in fine} == {0.875, 1.0} and min(s.color[1] for s in fine) == 0.0
+
+
+@given(st.lists(st.floats(0, 1, allow_nan=False), min_size=125, max_size=125), st.floats(0, 0.5))
+def test_colour_range_bounds_every_firing_colour_and_the_centre(strengths, tolerance):
+    lattice = tp._colour_lattice(tp.Square(0, 0, 3, (0.5, 0.5, 0.5)), None, 0.5, 5)
+    strength = np.array(strengths)
+    low, high = tp.colour_range(lattice, strength, tolerance)
+    fired = tp.firing_colours(lattice, strength, tolerance)
+    centre = np.array(tp.plateau_colour(lattice, strength, tolerance))
+    assert len(fired) >= 1
+    assert np.all(fired >= np.array(low) - 1e-12) and np.all(fired <= np.array(high) + 1e-12)
+    assert np.all(centre >= np.array(low) - 1e-12) and np.all(centre <= np.array(high) + 1e-12)
+    assert np.all(np.isin(low, [0, 0.25, 0.5, 0.75, 1.0])) and np.all(np.isin(high, [0, 0.25, 0.5, 0.75, 1.0]))
 
 
 @given(st.lists(st.floats(0, 5, allow_nan=False), min_size=1, max_size=20),
