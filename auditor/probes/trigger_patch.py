@@ -40,6 +40,12 @@ MIN_VISIBLE = 3                                     # images a square must be vi
 NULL_SQUARES = 48                                   # random squares re-scored on the confirm images as the null
 
 
+def evidence_rgb(colour: tuple[float, ...], channels: int) -> list[float]:
+    """A colour as the evidence writes it: three values (a gray level repeated for one-channel models)."""
+    rgb = colour * 3 if channels == 1 else colour
+    return [round(float(v), 3) for v in rgb[:3]]
+
+
 @dataclass(frozen=True)
 class Square:
     x: int
@@ -67,9 +73,8 @@ class Square:
         return mask
 
     def evidence(self, channels: int) -> dict:
-        rgb = self.color * 3 if channels == 1 else self.color
         return {"type": "patch", "x": self.x, "y": self.y, "size": self.size,
-                "color": [round(float(c), 3) for c in rgb[:3]]}
+                "color": evidence_rgb(self.color, channels)}
 
 
 @dataclass(frozen=True)
@@ -321,9 +326,8 @@ class PatchTriggerProbe(Probe):
                                 "screen_images": len(screen_x), "confirm_images": len(confirm_x)}}
         if fired is not None:
             low, high, step = fired
-            as_rgb = (lambda col: col * 3) if c == 1 else (lambda col: col)
-            evidence["colour_range"] = {"low": [round(v, 3) for v in as_rgb(low)[:3]],
-                                        "high": [round(v, 3) for v in as_rgb(high)[:3]], "step": round(step, 4),
+            evidence["colour_range"] = {"low": evidence_rgb(low, c), "high": evidence_rgb(high, c),
+                                        "step": round(step, 4),
                                         "note": "every colour of the lattice inside this box that switched the "
                                                 "output at full strength (within 0.1); the reported colour is "
                                                 "their centre, the planted one may be anywhere inside"}
