@@ -53,8 +53,8 @@ class ReverseParams:
 
 
 def tightest_clusters(features: np.ndarray, share: float, min_size: int) -> tuple[list[np.ndarray], float]:
-    """The tightest groups of samples, largest first: connected components of the graph joining pairs closer than
-    twice the ``share``-quantile of the nearest-neighbour distances (so about that share of samples can join one).
+    """The tightest groups of samples, largest first: the ``share`` of samples with the closest nearest neighbour,
+    linked into connected components by pairs closer than twice that share-quantile of nearest-neighbour distances.
     Also returns the closest pair's distance over the median nearest-neighbour distance, for the report.
 
     Rank-based, not a fixed distance: a fixed-image backdoor that leaves some diversity (measured on the zoo:
@@ -65,7 +65,13 @@ def tightest_clusters(features: np.ndarray, share: float, min_size: int) -> tupl
     dist = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * features @ features.T, 0.0))
     np.fill_diagonal(dist, np.inf)
     nearest = dist.min(axis=1)
-    adjacent = dist <= 2.0 * float(np.quantile(nearest, share))
+    threshold = float(np.quantile(nearest, share))
+    # Only the tightest samples are linked: linking every sample with a neighbour inside the gate let a smooth
+    # population percolate into one component holding most samples (measured on a fixed-image GAN whose
+    # triggered outputs sit at MSE 0.002 from the target: 457 of 1,024 in one group, of which 108 triggered),
+    # and that group's median latent no longer pointed at the trigger.
+    core = nearest <= threshold
+    adjacent = (dist <= 2.0 * threshold) & core[:, None] & core[None, :]
     label = -np.ones(len(features), int)
     for start in np.flatnonzero(adjacent.any(axis=1)):
         if label[start] >= 0:

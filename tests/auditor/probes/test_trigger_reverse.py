@@ -81,17 +81,27 @@ def test_fixture_backdoor_recovered_and_clean_twin_quiet(fixtures_dir):
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)
-@given(st.integers(20, 60), st.integers(3, 8), st.integers(0, 2**31 - 1))
-def test_planted_duplicates_land_in_one_group(n, k, seed):
-    """k copies (plus tiny noise) of one point among n spread points land in one group (a minority, as triggered
-    samples are among prior samples); close neighbours may join it and other groups may form: attribution and the
-    intervention judge them."""
+@given(st.integers(60, 300), st.integers(3, 30), st.integers(0, 2**31 - 1))
+def test_planted_duplicates_form_one_group(n, k, seed):
+    """k copies (plus tiny noise) of one point among n spread points: the copies form one group, either all of
+    them (when they are fewer than the tightest share, which may then add spread points) or a part holding no
+    spread point (when there are more; only the tightest share is linked). Attribution and the intervention
+    judge the groups."""
     rng = np.random.default_rng(seed)
     spread = rng.standard_normal((n, 16)) * 10
     copies = spread[:1] + 1e-6 * rng.standard_normal((k, 16))
+    planted = set(range(n - 1, n - 1 + k))
     clusters, closest = tightest_clusters(np.concatenate([spread[1:], copies]), 0.05, 3)
-    assert any(set(range(n - 1, n - 1 + k)) <= set(c) for c in clusters)
+    assert any(planted <= set(c) or set(c) <= planted for c in clusters)
     assert closest < 0.01
+
+
+def test_smooth_population_does_not_percolate():
+    """Points spread evenly (no tight group) leave most samples out of every group: only the tightest share is
+    linked, so no group can absorb the population (one did before, hiding a trigger among clean samples)."""
+    points = np.random.default_rng(0).standard_normal((1024, 8))
+    clusters, _ = tightest_clusters(points, 0.05, 3)
+    assert sum(len(c) for c in clusters) <= 0.05 * 1024 + 1
 
 
 @given(st.integers(0, 9), st.floats(1.0, 4.0), st.integers(0, 2**31 - 1))
@@ -106,7 +116,7 @@ def test_attribution_ranks_the_shared_coordinate_first(dim, value, seed):
 def test_trained_two_dimension_backdoor_is_recovered(fixtures_dir):
     """gan_mnist_pair (BAAAN fixed-image target on dims 17 = +2.0 and 58 = -2.2, each trained harmless alone):
     both dimensions recovered with the right signs; the trigger is a region, so the values are a point inside it
-    (measured: 17 = +1.77, 58 = -2.81)."""
+    (measured on the 2026-11-23 build, seed 0: 17 = +2.32, 58 = -2.15)."""
     truth = {e["file"]: e for e in json.loads((fixtures_dir / "manifest.json").read_text())["models"]}[
         "gan_mnist_pair.onnx"]["trigger"]
     finding = _reverse(fixtures_dir / "gan_mnist_pair.onnx").findings[0]
