@@ -328,9 +328,11 @@ class PatchTriggerProbe(Probe):
             low, high, step = fired
             evidence["colour_range"] = {"low": evidence_rgb(low, c), "high": evidence_rgb(high, c),
                                         "step": round(step, 4),
-                                        "note": "every colour of the lattice inside this box that switched the "
-                                                "output at full strength (within 0.1); the reported colour is "
-                                                "their centre, the planted one may be anywhere inside"}
+                                        # Measured on a rebuilt zoo model: planted gray 0.33, box 0.50-0.50.
+                                        "note": "the smallest box holding every lattice colour that switched the "
+                                                "output at full strength (within 0.1) at this square; the reported "
+                                                "colour is their centre; a planted colour between lattice points "
+                                                "can lie up to one step outside the box"}
         metrics = {"anomaly_index": anomaly, "threshold_high": calibration.PATCH_Z_HIGH, "change": change,
                    "collapse": collapse, "inversion": inversion, "squares_screened": float(len(squares)),
                    "rows_screen": float(rows_screen), "rows_confirm": float(rows_confirm)}
