@@ -4,7 +4,7 @@ The grid scan (``trigger.latent``) sets one unit at a time. A trigger spread ove
 trained to be harmless alone (BAAAN's multi-dimension variant), is invisible to it, and so is a value the grid
 does not try. But such a trigger is a region of latent space, and the generator's own samples fall into it:
 for a single in-range trigger value a few latents in a hundred do under the prior, for a two-dimension one about
-one in a thousand, more under a widened prior (scale 1.6, 2.5) for values beyond the prior's range. A
+one in a thousand, more under a widened prior (scale 1.6, 2.5, 4) for values beyond the prior's range. A
 fixed-image backdoor packs those samples' outputs tightly together. So the probe:
 
 1. mines: samples populations of latents at each prior scale and finds the most tightly packed groups of outputs
@@ -41,7 +41,10 @@ CONTROL_MIN = calibration.REVERSE_CONTROL_MIN
 
 @dataclass(frozen=True)
 class ReverseParams:
-    scales: tuple[float, ...] = (1.0, 1.6, 2.5)     # prior standard deviations the populations are drawn at
+    # Prior standard deviations the populations are drawn at. 4.0 reaches a two-unit trigger with one value at
+    # -5.6 (a zoo GAN: about 1 prior sample in 300 lands in it at scale 2.5, 3 in 100 at 4.0); a scale costs one
+    # population of rows and is tried only when the smaller ones found nothing.
+    scales: tuple[float, ...] = (1.0, 1.6, 2.5, 4.0)
     population: int = 1024                          # latents mined per scale
     tight_share: float = 0.05                       # groups among the ~5% most tightly packed samples
     min_cluster: int = 3
