@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from auditor.loading import load_model
 from auditor.probes.base import ProbeContext
 from auditor.probes.trigger_latent import LatentScanParams, LatentTriggerProbe
-from auditor.probes.trigger_reverse import (CONTROL_MIN, LatentTriggerReverseProbe, attribute,
+from auditor.probes.trigger_reverse import (CONTROL_MIN, LatentTriggerReverseProbe, ReverseParams, attribute,
                                             tightest_clusters)
 from auditor.records import Severity, Status
 from tests.auditor import builders
@@ -42,6 +42,21 @@ def test_two_dimension_trigger_each_harmless_alone(tmp_path):
     assert 1.5 < values[3] < 4.0 and -4.0 < values[11] < -1.5        # inside the region the thresholds define
     assert min(finding.evidence["alone"]) > 0.9 and finding.evidence["control"] > CONTROL_MIN
     assert finding.evidence["queries"]["rows"] < 10_000 and result.images
+
+
+def test_far_out_part_is_reached_by_the_widest_prior(tmp_path):
+    """z[3] > 6 AND z[11] < -1.5: at prior scale 2.5 about 2 in 1,000 samples land in the trigger, too few to form
+    a group; the widest scale (4) puts ~2 in 100 there, and both dimensions are recovered."""
+    path = builders.wired_pair_backdoor_generator(tmp_path / "far.onnx", latent=32, dims=(3, 11),
+                                                  thresholds=(6.0, -1.5))
+    model = load_model(path, device="cpu")
+    found = LatentTriggerReverseProbe().run(model, ProbeContext(rng=np.random.default_rng(0), max_rows=10**6))
+    assert found.findings[0].severity == Severity.CRITICAL
+    assert sorted(found.findings[0].evidence["trigger"]["dims"]) == [3, 11]
+    assert found.findings[0].evidence["prior_scale"] == 4.0
+    narrower = LatentTriggerReverseProbe(ReverseParams(scales=(1.0, 1.6, 2.5))).run(
+        model, ProbeContext(rng=np.random.default_rng(0), max_rows=10**6))
+    assert narrower.findings[0].severity == Severity.INFO
 
 
 def test_clean_generator_is_quiet(tmp_path):
