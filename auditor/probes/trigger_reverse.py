@@ -24,6 +24,7 @@ finds in-range and multi-dimension fixed-image triggers at a few thousand rows.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,6 +169,7 @@ class LatentTriggerReverseProbe(Probe):
                 found = self._confirm(z[dense], scale, collapse_of, rng, d)
                 if found is None:
                     continue
+                found = dataclasses.replace(found, cluster_size=len(members))   # the evidence reports the group
                 if found.control < CONTROL_MIN:
                     unspecific = unspecific or found
                 elif best is None or found.collapse < best.collapse:
