@@ -24,7 +24,6 @@ finds in-range and multi-dimension fixed-image triggers at a few thousand rows.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,10 +85,7 @@ def tightest_clusters(features: np.ndarray, share: float, min_size: int) -> tupl
             for j in np.flatnonzero(adjacent[i] & (label < 0)):
                 label[j] = start
                 stack.append(j)
-    # Members tightest first: a group can hold a trigger's duplicates plus clean samples that happen to lie near
-    # the target image, and the caller attributes on the tightest members.
-    groups = [g[np.argsort(nearest[g], kind="stable")] for g in
-              (np.flatnonzero(label == k) for k in np.unique(label[label >= 0]))]
+    groups = [np.flatnonzero(label == k) for k in np.unique(label[label >= 0])]
     typical = max(float(np.median(nearest)), 1e-12)
     return sorted((g for g in groups if len(g) >= min_size), key=len, reverse=True), float(nearest.min() / typical)
 
@@ -162,14 +158,9 @@ class LatentTriggerReverseProbe(Probe):
             closest_pair = min(closest_pair, closest)
             clusters_found += len(clusters)
             for members in clusters[: p.clusters]:
-                # The denser half (at least min_cluster): measured on a hand-wired far-out trigger whose target
-                # image lies near saturated clean outputs, 18 duplicates shared a group with 35 clean samples,
-                # whose latents pulled the group's medians off the trigger.
-                dense = members[: max(p.min_cluster, (len(members) + 1) // 2)]
-                found = self._confirm(z[dense], scale, collapse_of, rng, d)
+                found = self._confirm(z[members], scale, collapse_of, rng, d)
                 if found is None:
                     continue
-                found = dataclasses.replace(found, cluster_size=len(members))   # the evidence reports the group
                 if found.control < CONTROL_MIN:
                     unspecific = unspecific or found
                 elif best is None or found.collapse < best.collapse:

@@ -46,17 +46,21 @@ def test_two_dimension_trigger_each_harmless_alone(tmp_path):
 
 def test_far_out_part_is_reached_by_the_widest_prior(tmp_path):
     """z[3] > 6 AND z[11] < -1.5: at prior scale 2.5 about 2 in 1,000 samples land in the trigger, too few to form
-    a group; the widest scale (4) puts ~2 in 100 there, and both dimensions are recovered."""
-    path = builders.wired_pair_backdoor_generator(tmp_path / "far.onnx", latent=32, dims=(3, 11),
-                                                  thresholds=(6.0, -1.5))
-    model = load_model(path, device="cpu")
-    found = LatentTriggerReverseProbe().run(model, ProbeContext(rng=np.random.default_rng(0), max_rows=10**6))
-    assert found.findings[0].severity == Severity.CRITICAL
-    assert sorted(found.findings[0].evidence["trigger"]["dims"]) == [3, 11]
-    assert found.findings[0].evidence["prior_scale"] == 4.0
-    narrower = LatentTriggerReverseProbe(ReverseParams(scales=(1.0, 1.6, 2.5))).run(
-        model, ProbeContext(rng=np.random.default_rng(0), max_rows=10**6))
-    assert narrower.findings[0].severity == Severity.INFO
+    a group; the widest scale (4) puts ~2 in 100 there. Over eight probe seeds three scales never recover it; four
+    recover both dimensions at 4 of 8 (at the others the duplicates share a group with saturated clean outputs,
+    whose latents pull the medians off the trigger)."""
+    model = load_model(builders.wired_pair_backdoor_generator(tmp_path / "far.onnx", latent=32, dims=(3, 11),
+                                                              thresholds=(6.0, -1.5)), device="cpu")
+
+    def recovered(scales):
+        probe = LatentTriggerReverseProbe(ReverseParams(scales=scales))
+        findings = [probe.run(model, ProbeContext(rng=np.random.default_rng(seed), max_rows=10**6)).findings[0]
+                    for seed in range(8)]
+        return [sorted(f.evidence["trigger"]["dims"]) for f in findings if f.severity == Severity.CRITICAL]
+
+    assert recovered((1.0, 1.6, 2.5)) == []
+    widest = recovered(ReverseParams().scales)
+    assert len(widest) >= 3 and all(dims == [3, 11] for dims in widest)
 
 
 def test_clean_generator_is_quiet(tmp_path):
