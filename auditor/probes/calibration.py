@@ -125,6 +125,11 @@ WEIGHT_GAP_HIGH_FACTOR = 1.5        # HIGH from 1.5 x that quantile, the margin 
 WEIGHT_EFFECT_RATIO = 1.0           # flagged only if weight z > ratio x in-range effect z for every unit above the gap
 
 
+# Latent centre scan (``trigger.latent_centres``): see "Latent centre scan" above.
+CENTRE_NULL_QUANTILE = 0.999        # of the largest |robust z| over exchangeable normal means at the model's d
+CENTRE_HIGH_FACTOR = 1.5            # HIGH from 1.5 x that quantile
+
+
 def weight_gap_thresholds(null_quantile: float) -> tuple[float, float]:
     """(MEDIUM from, HIGH from) for the weight gap, given the null's quantile at this latent size."""
     return null_quantile, WEIGHT_GAP_HIGH_FACTOR * null_quantile

@@ -33,6 +33,9 @@ class FanOut:
     # When one Gemm reads a flat latent: its weights [units, features] and bias [features] (for switch onsets).
     weights: np.ndarray | None = None
     bias: np.ndarray | None = None
+    # When a BatchNormalization (not folded into the Gemm) reads that Gemm's output: its running mean and variance.
+    running_mean: np.ndarray | None = None
+    running_var: np.ndarray | None = None
 
 
 def _attribute(node: onnx.NodeProto, name: str, default):
@@ -78,6 +81,7 @@ class _Read:
     description: str
     weights: np.ndarray | None = None  # Gemm/MatMul: [K, out], as applied (alpha folded in)
     bias: np.ndarray | None = None     # Gemm: its constant C as a [out] vector (beta folded in), if any
+    output: str = ""
 
 
 def _per_input_norms(node: onnx.NodeProto, data_input: str, constants: _Constants) -> _Read | None:
@@ -100,7 +104,7 @@ def _per_input_norms(node: onnx.NodeProto, data_input: str, constants: _Constant
             if c is not None and c.size in (1, w.shape[1]):
                 bias = np.broadcast_to(c.astype(np.float64).reshape(-1), (w.shape[1],)) \
                     * float(_attribute(node, "beta", 1.0))
-        return _Read((w ** 2).sum(axis=1), f"{op} ({w.shape[1]} x {w.shape[0]})", w, bias)
+        return _Read((w ** 2).sum(axis=1), f"{op} ({w.shape[1]} x {w.shape[0]})", w, bias, node.output[0])
     if op in ("Conv", "ConvTranspose"):
         if len(node.input) < 2 or node.input[0] != data_input or _attribute(node, "group", 1) != 1:
             return None
@@ -171,5 +175,23 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
     if not np.all(np.isfinite(squared)):
         return FanOut(None, tuple(layers), "the first layer's weights are not all finite")
     only = reads[0] if len(reads) == 1 and positions == 1 and reads[0].weights is not None else None
-    return FanOut(np.sqrt(squared), tuple(layers), weights=None if only is None else only.weights[:units],
-                  bias=None if only is None else only.bias)
+    if only is None:
+        return FanOut(np.sqrt(squared), tuple(layers))
+    mean, var = _running_statistics(consumers.get(only.output, []), constants, only.weights.shape[1])
+    return FanOut(np.sqrt(squared), tuple(layers), weights=only.weights[:units], bias=only.bias,
+                  running_mean=mean, running_var=var)
+
+
+def _running_statistics(consumers: list[onnx.NodeProto], constants: _Constants,
+                        features: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(running mean, running variance) of the one BatchNormalization that reads a tensor of ``features``
+    features, when that is all that reads it and its statistics are finite constants; else (None, None)."""
+    if len(consumers) != 1 or consumers[0].op_type != "BatchNormalization" or len(consumers[0].input) < 5:
+        return None, None
+    mean, var = (constants.get(name) for name in consumers[0].input[3:5])
+    if mean is None or var is None or mean.size != features or var.size != features:
+        return None, None
+    mean, var = mean.astype(np.float64).reshape(-1), var.astype(np.float64).reshape(-1)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var)) and np.all(var >= 0)):
+        return None, None
+    return mean, var
