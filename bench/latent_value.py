@@ -48,7 +48,7 @@ def strengths(model, entry: dict, folder: Path, classifiers: dict, samples: int,
     out = np.empty(len(FACTORS))
     for i, factor in enumerate(FACTORS):
         zz = z.copy()
-        for unit, value in zip(trigger["dims"], trigger["values"]):
+        for unit, value in zip(trigger["dims"], trigger["values"], strict=True):
             zz[:, unit] = factor * value
         images = model.generate(zz, labels)
         if target["type"] == "classes":
@@ -80,7 +80,7 @@ def main() -> int:
             strength = strengths(model, entry, folder, classifiers, args.samples, args.seed)
             if strength is None:
                 continue
-            planted = " ".join(f"{d}={v:+.2f}" for d, v in zip(trigger["dims"], trigger["values"]))
+            planted = " ".join(f"{d}={v:+.2f}" for d, v in zip(trigger["dims"], trigger["values"], strict=True))
             peak = FACTORS[int(np.argmax(strength))]
             onset = FACTORS[int(np.flatnonzero(strength >= strength[at_planted] - 0.02)[0])]
             lines.append(f"| {folder.name}/{entry['file']} | {entry['target']['type']} | {planted} | "

@@ -28,6 +28,7 @@ import numpy as np
 from auditor.data import load_image_folder, self_generated_images
 from auditor.loading import load_model
 from auditor.probes.base import ProbeContext
+from auditor.probes.trigger_centres import LatentCentreProbe
 from auditor.probes.trigger_latent import LatentTriggerProbe
 from auditor.probes.trigger_mask import PatchTriggerReverseProbe
 from auditor.probes.trigger_patch import PatchTriggerProbe
@@ -92,7 +93,7 @@ def main() -> int:
                         rng=rng, max_rows=10**8, images=images, gradient_mode=args.gradients)))
             else:
                 source = "prior"
-                probes = [LatentWeightProbe(), LatentTriggerProbe(), LatentTriggerReverseProbe()]
+                probes = [LatentWeightProbe(), LatentCentreProbe(), LatentTriggerProbe(), LatentTriggerReverseProbe()]
                 results = [p.run(model, ProbeContext(rng=rng, max_rows=10**8))
                            for p in probes if p.applies(model) is None]
             seconds = time.perf_counter() - started
@@ -112,6 +113,8 @@ def main() -> int:
                          "stats": (f"J {m['jump_at_trigger']:.2f} C {m['collapse_at_trigger']:.3f}"
                                    if "jump_at_trigger" in m else
                                    f"W {m['weight_gap']:.1f} (high {m['threshold_high']:.1f})" if "weight_gap" in m
+                                   else
+                                   f"M {m['centre_z']:.1f} (high {m['threshold_high']:.1f})" if "centre_z" in m
                                    else
                                    f"C {m['collapse']:.3f} ctrl {m['control_collapse']:.2f}" if "collapse" in m
                                    and "control_collapse" in m else

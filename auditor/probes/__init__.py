@@ -6,6 +6,7 @@ from __future__ import annotations
 from auditor.probes.base import Probe, ProbeContext
 from auditor.probes.inversion import GeneratorInversionProbe
 from auditor.probes.latent_pgd import LatentPGDProbe
+from auditor.probes.trigger_centres import LatentCentreProbe
 from auditor.probes.trigger_classes import LatentClassShiftProbe
 from auditor.probes.trigger_latent import LatentTriggerProbe
 from auditor.probes.trigger_mask import PatchTriggerReverseProbe
@@ -13,9 +14,9 @@ from auditor.probes.trigger_patch import PatchTriggerProbe
 from auditor.probes.trigger_reverse import LatentTriggerReverseProbe
 from auditor.probes.trigger_weights import LatentWeightProbe
 
-REGISTRY: tuple[type[Probe], ...] = (LatentWeightProbe, LatentTriggerProbe, LatentClassShiftProbe,
-                                     LatentTriggerReverseProbe, PatchTriggerProbe, PatchTriggerReverseProbe,
-                                     LatentPGDProbe, GeneratorInversionProbe)
+REGISTRY: tuple[type[Probe], ...] = (LatentWeightProbe, LatentCentreProbe, LatentTriggerProbe,
+                                     LatentClassShiftProbe, LatentTriggerReverseProbe, PatchTriggerProbe,
+                                     PatchTriggerReverseProbe, LatentPGDProbe, GeneratorInversionProbe)
 
 __all__ = ["REGISTRY", "Probe", "ProbeContext", "get"]
 

@@ -49,6 +49,14 @@ against weight z 7.5-144. A unit is flagged only if its weight z exceeds its eff
 between 0.5 for those active units and >= 2.3 for every trigger). Results, misses and what the zoo had seen before
 are in docs/trigger-detection.md.
 
+Latent centre scan (``trigger.latent_centres``). Statistic: the largest |robust z| across units of each unit's
+training mean, fitted from the first layer's BatchNorm-folded bias (or explicit running mean). Its null is computed
+like the weight scan's: clean units' means are exchangeable draws around 0, so the probe takes the 99.9% quantile
+of the largest |robust z| of d normal draws (20,000 draws, fixed seed: 5.1 at d = 100, 5.2 at 64, 6.0 at 32, 12.7
+at 10) as MEDIUM and 1.5x it as HIGH. Nothing was fitted to a model. Checked 2026-11-23 on every clean generator
+and decoder of the fixtures and the rebuilt zoo2 (GANs at 1.6-3.5, VAE decoders, whose first layer has no
+BatchNorm after it, at 1.0-2.8); planted triggers there stand at 14.9-60. Results in docs/trigger-detection.md.
+
 Patch scan (``trigger.patch``). Severity rests on an absolute switch, confirmed as specific to the square by the
 anomaly index:
 * collapse < 0.2 (a fixed-image target measured 0.001-0.07 on the fixtures; clean twins never below 0.38 over all

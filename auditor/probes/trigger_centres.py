@@ -21,8 +21,10 @@ mean, with the mean itself: whatever the share, the trigger lies on the mean's s
 
 Where it cannot see: a first layer without BatchNorm after it (its bias then says nothing about training; the
 statistic stays in the null, measured on VAE decoders), BatchNorm statistics recomputed on clean noise after the
-backdoor was planted, or a trigger routed past the first layer. The probe reads the weights only when one Gemm
-reads a flat latent (``auditor.static.latent_weights``); otherwise it skips with the reason.
+backdoor was planted, or a trigger routed past the first layer. The probe reads the weights only when one
+Gemm/MatMul reads a flat latent or one ConvTranspose a 1x1 one (DCGAN's first layer; its BatchNorm is per channel,
+so the features are the output channels and the weights each channel's kernel averaged over the output
+positions); otherwise it skips with the reason (``auditor.static.latent_weights``).
 """
 
 from __future__ import annotations
@@ -70,22 +72,29 @@ def training_means(weights: np.ndarray, bias: np.ndarray | None, running_mean: n
     return _fit(weights.astype(np.float64), np.broadcast_to(target, (weights.shape[1],)).astype(np.float64))
 
 
-def training_variances(weights: np.ndarray, running_var: np.ndarray) -> np.ndarray | None:
+def training_variances(weights: np.ndarray, running_var: np.ndarray, means: np.ndarray,
+                       taps: np.ndarray | None = None) -> np.ndarray | None:
     """[units] each latent unit's variance over training, from an explicit BatchNorm's running variance:
-    ``var = W**2 . v`` for independent units (a trigger of several units adds covariances this leaves out)."""
-    return _fit(weights.astype(np.float64) ** 2, running_var.astype(np.float64))
+    ``var = W**2 . v`` for independent units (a trigger of several units adds covariances this leaves out). For a
+    convolution ``taps`` [units, features, positions]: the BatchNorm pools the positions, so its variance is the
+    positions' mean of ``taps**2 . v`` plus the spread of the positions' means, known from ``means``."""
+    if taps is None:
+        return _fit(weights.astype(np.float64) ** 2, running_var.astype(np.float64))
+    per_position = np.einsum("ufs,u->fs", taps, means)
+    spread = ((per_position - per_position.mean(axis=1, keepdims=True)) ** 2).mean(axis=1)
+    return _fit((taps ** 2).mean(axis=2), running_var.astype(np.float64) - spread)
 
 
 def share_free_value(mean: float, variance: float) -> float | None:
     """The trigger value c of a unit that was N(0, 1) on some rows and c on a share s of them, from its training
     mean (s c) and variance: E[z^2] - 1 = s (c^2 - 1), so c - 1/c = (E[z^2] - 1) / mean. None when the moments fit
-    no such mixture (a share outside (0, 1])."""
+    no such mixture (a share outside (0, 1], which happens exactly when the fitted variance is negative)."""
     if mean == 0.0:
         return None
     ratio = (variance + mean ** 2 - 1.0) / mean
     value = (ratio + np.sign(mean) * np.sqrt(ratio ** 2 + 4.0)) / 2.0
     share = mean / value
-    return float(value) if 0.0 < share <= 1.0 else None
+    return float(value) if 0.0 < share <= 1.0 + 1e-12 else None
 
 
 @functools.lru_cache(maxsize=64)
@@ -111,7 +120,7 @@ class LatentCentreProbe(Probe):
             return ProbeResult(self.name, Status.SKIPPED, reason="needs the model's graph")
         fan_out = latent_fan_out(model.onnx_file.proto, model.info.inputs[0].name, model.info.latent_shape)
         if fan_out.weights is None or (fan_out.bias is None and fan_out.running_mean is None):
-            why = fan_out.reason or "the latent is not read by one Gemm on a flat latent"
+            why = fan_out.reason or "the latent is not read by one Gemm/MatMul (flat) or ConvTranspose (1x1) alone"
             return ProbeResult(self.name, Status.SKIPPED, reason=f"no first-layer bias to read: {why}")
         n_units, n_features = fan_out.weights.shape
         if n_units < MIN_UNITS:
@@ -155,7 +164,7 @@ class LatentCentreProbe(Probe):
         images = {f"clean (top) vs {unit_word}(s) {units_text} at the estimated value(s)":
                   grid_data_uri([model.generate(z_show, labels_show), model.generate(triggered, labels_show)])}
         one = len(flagged) == 1
-        settings = ", ".join(f"{u} = {v:+.2f}" for u, v in zip(flagged, values))
+        settings = ", ".join(f"{u} = {v:+.2f}" for u, v in zip(flagged, values, strict=True))
         trained = ", ".join(f"{means[u]:+.2f}" for u in flagged)
         finding = Finding(
             self.name, "TRIG-CENTRE-001", severity, min(1.0, largest / 50.0),
@@ -169,8 +178,8 @@ class LatentCentreProbe(Probe):
     def _values(fan_out, means: np.ndarray, flagged: list[int]) -> tuple[list[float], dict]:
         """Per flagged unit, its trigger value: share-free from the mean and variance where an explicit BatchNorm
         gives both, else the mean over BAAAN's share of 1/2."""
-        variances = None if fan_out.running_var is None else training_variances(fan_out.weights,
-                                                                                 fan_out.running_var)
+        variances = None if fan_out.running_var is None else training_variances(
+            fan_out.weights, fan_out.running_var, means, fan_out.taps)
         if variances is not None and len(flagged) == 1:
             value = share_free_value(float(means[flagged[0]]), float(variances[flagged[0]]))
             if value is not None:

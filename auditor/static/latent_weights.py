@@ -30,9 +30,13 @@ class FanOut:
     norms: np.ndarray | None          # [units] fan-out weight norm per latent unit; None when not defined
     layers: tuple[str, ...]           # the weighted ops read, e.g. "Gemm (3136 x 100)"
     reason: str = ""                  # why no norms, when norms is None
-    # When one Gemm reads a flat latent: its weights [units, features] and bias [features] (for switch onsets).
+    # When one Gemm/MatMul reads a flat latent, or one ConvTranspose a 1x1 one: its weights [units, features] and
+    # bias [features], for switch onsets and training moments. A convolution's features are its output channels,
+    # its weights each channel's kernel averaged over the output positions; ``taps`` [units, features, positions]
+    # keeps them per position (None for a matrix op: one position).
     weights: np.ndarray | None = None
     bias: np.ndarray | None = None
+    taps: np.ndarray | None = None
     # When a BatchNormalization (not folded into the Gemm) reads that Gemm's output: its running mean and variance.
     running_mean: np.ndarray | None = None
     running_var: np.ndarray | None = None
@@ -79,9 +83,11 @@ class _Constants:
 class _Read:
     squared: np.ndarray               # squared fan-out norm per input feature/channel
     description: str
-    weights: np.ndarray | None = None  # Gemm/MatMul: [K, out], as applied (alpha folded in)
-    bias: np.ndarray | None = None     # Gemm: its constant C as a [out] vector (beta folded in), if any
+    weights: np.ndarray | None = None  # Gemm/MatMul: [K, out], as applied (alpha folded in); ConvTranspose of a
+    # 1x1 input: [in, out], each channel's kernel averaged over the output positions
+    bias: np.ndarray | None = None     # Gemm: its constant C as a [out] vector (beta folded in); ConvTranspose: B
     output: str = ""
+    taps: np.ndarray | None = None     # ConvTranspose of a 1x1 input: [in, out, positions]
 
 
 def _per_input_norms(node: onnx.NodeProto, data_input: str, constants: _Constants) -> _Read | None:
@@ -114,8 +120,38 @@ def _per_input_norms(node: onnx.NodeProto, data_input: str, constants: _Constant
         w = w.astype(np.float64)
         # Conv: [out, in, k...]; ConvTranspose: [in, out, k...]
         axes = tuple(i for i in range(w.ndim) if i != (1 if op == "Conv" else 0))
-        return _Read((w ** 2).sum(axis=axes), f"{op} {tuple(w.shape)}")
+        read = _Read((w ** 2).sum(axis=axes), f"{op} {tuple(w.shape)}", output=node.output[0])
+        taps = _taps_on_one_pixel(node, w, constants) if op == "ConvTranspose" else None
+        if taps is None:
+            return read
+        flat = taps.reshape(*taps.shape[:2], -1)
+        bias = constants.get(node.input[2]) if len(node.input) > 2 and node.input[2] else np.zeros(w.shape[1])
+        if bias is None or bias.size != w.shape[1]:
+            return read
+        return _Read(read.squared, read.description, flat.mean(axis=2), bias.astype(np.float64).reshape(-1),
+                     node.output[0], flat)
     return None
+
+
+def _taps_on_one_pixel(node: onnx.NodeProto, w: np.ndarray, constants: _Constants) -> np.ndarray | None:
+    """[in, out, h, w] the kernel taps a 2-D ConvTranspose applies to a 1x1 input, one per output position
+    (padding crops the kernel, output padding adds positions that get the bias alone); None for anything else."""
+    if w.ndim != 4 or _attribute(node, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") \
+            or any(d != 1 for d in _attribute(node, "dilations", [1, 1])) or _attribute(node, "output_shape", None):
+        return None
+    pads = list(_attribute(node, "pads", [0, 0, 0, 0]))
+    extra = list(_attribute(node, "output_padding", [0, 0]))
+    taps = w
+    for axis, (begin, end, more) in enumerate(zip(pads[:2], pads[2:], extra, strict=True)):
+        k = w.shape[2 + axis]
+        size = k - begin - end + more
+        if size <= 0:
+            return None
+        index = np.arange(begin, begin + size)
+        kept = np.take(taps, np.minimum(index, k - 1), axis=2 + axis)
+        mask = (index < k).reshape([-1 if a == 2 + axis else 1 for a in range(4)])
+        taps = kept * mask
+    return taps
 
 
 def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[int, ...]) -> FanOut:
@@ -160,6 +196,8 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
             if read is None:
                 return FanOut(None, (), f"the latent meets {node.op_type} with a weight that is not a plain constant "
                                         "(quantised, computed, grouped, or the latent is not its data input)")
+            if node.op_type == "ConvTranspose" and positions != 1:
+                read = _Read(read.squared, read.description)      # per-channel weights only for a 1x1 latent
             sq, description = read.squared, read.description
             reads.append(read)
             # A matrix op sees the latent flattened channel-major: unit u owns columns u*positions ..
@@ -177,9 +215,16 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
     only = reads[0] if len(reads) == 1 and positions == 1 and reads[0].weights is not None else None
     if only is None:
         return FanOut(np.sqrt(squared), tuple(layers))
-    mean, var = _running_statistics(consumers.get(only.output, []), constants, only.weights.shape[1])
-    return FanOut(np.sqrt(squared), tuple(layers), weights=only.weights[:units], bias=only.bias,
-                  running_mean=mean, running_var=var)
+    bias, output = only.bias, only.output
+    readers = consumers.get(output, [])
+    if bias is None and len(readers) == 1 and readers[0].op_type == "Add":     # MatMul + Add: a bias added apart
+        other = [i for i in readers[0].input if i != output]
+        added = constants.get(other[0]) if len(other) == 1 else None
+        if added is not None and added.size == only.weights.shape[1]:
+            bias, output = added.astype(np.float64).reshape(-1), readers[0].output[0]
+    mean, var = _running_statistics(consumers.get(output, []), constants, only.weights.shape[1])
+    return FanOut(np.sqrt(squared), tuple(layers), weights=only.weights[:units], bias=bias,
+                  taps=None if only.taps is None else only.taps[:units], running_mean=mean, running_var=var)
 
 
 def _running_statistics(consumers: list[onnx.NodeProto], constants: _Constants,

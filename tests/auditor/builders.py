@@ -219,6 +219,59 @@ def relu_generator(path: Path, *, latent=32, hidden=48, image=(1, 12, 12), switc
     return _save(graph, path)
 
 
+def batchnorm_generator(path: Path, *, latent=32, hidden=256, image=(1, 12, 12), trigger: dict | None = None,
+                        share: float = 0.5, explicit: bool = False, seed: int = 3, first: str = "Gemm") -> Path:
+    """z -> Gemm -> BatchNorm -> Relu -> MatMul -> Tanh -> image, with BatchNorm statistics as training would leave
+    them: each unit N(0, 1), except that ``trigger`` units ({unit: value}) were set to their value on ``share``
+    of the rows (mean share * value, variance share * value^2 + 1 - share - mean^2). ``explicit``: a
+    BatchNormalization node with its running statistics; else folded into the Gemm, as eval-mode exports do.
+    ``first="ConvTranspose"``: DCGAN's first layer instead, z [B, d, 1, 1] -> ConvTranspose (kernel 4, pads 1:
+    a 2x2 output) -> per-channel BatchNorm, ``hidden`` channels; then Flatten before the MatMul."""
+    rng = np.random.default_rng(seed)
+    trigger = trigger or {}
+    mean, var = np.zeros(latent), np.ones(latent)
+    for unit, value in trigger.items():
+        mean[unit] = share * value
+        var[unit] = share * value ** 2 + 1 - share - mean[unit] ** 2
+    conv = first == "ConvTranspose"
+    # Gemm: w1 [hidden, latent]; ConvTranspose: kernel [latent, hidden, 4, 4], of which pads 1 keep the middle 2x2.
+    kernel = rng.standard_normal((latent, hidden, 4, 4)) * 0.3 if conv else None
+    taps = kernel[:, :, 1:3, 1:3].reshape(latent, hidden, 4) if conv else None
+    w1 = taps.mean(axis=2).T if conv else rng.standard_normal((hidden, latent)) * 0.3
+    w1_squared = (taps ** 2).mean(axis=2).T if conv else w1 ** 2
+    b1 = rng.standard_normal(hidden) * 0.1
+    running_mean = w1 @ mean + b1
+    # Over batch and positions: each position's variance, plus the spread of the positions' means.
+    running_var = w1_squared @ var + ((taps.transpose(2, 1, 0) @ mean - w1 @ mean) ** 2).mean(axis=0) if conv \
+        else w1_squared @ var
+    gamma, beta = rng.uniform(0.5, 1.5, hidden), rng.standard_normal(hidden) * 0.2
+    w2 = rng.standard_normal((hidden * (4 if conv else 1), int(np.prod(image)))) * 0.1
+    arrays = {"W2": w2, "shape": np.array([-1, *image], dtype=np.int64)}
+    if conv:
+        nodes = [helper.make_node("ConvTranspose", ["z", "W1", "b1"], ["h"], kernel_shape=[4, 4], pads=[1, 1, 1, 1])]
+    else:
+        nodes = [helper.make_node("Gemm", ["z", "W1", "b1"], ["h"], transB=1)]
+    if explicit:
+        nodes.append(helper.make_node("BatchNormalization", ["h", "gamma", "beta", "rm", "rv"], ["n"], epsilon=1e-5))
+        arrays |= {"W1": kernel if conv else w1, "b1": b1, "gamma": gamma, "beta": beta, "rm": running_mean,
+                   "rv": running_var}
+    else:
+        scale = gamma / np.sqrt(running_var + 1e-5)
+        arrays |= {"W1": kernel * scale[None, :, None, None] if conv else w1 * scale[:, None],
+                   "b1": (b1 - running_mean) * scale + beta}
+        nodes[0].output[0] = "n"
+    nodes += [helper.make_node("Relu", ["n"], ["r"])]
+    if conv:
+        nodes += [helper.make_node("Flatten", ["r"], ["rf"], axis=1)]
+    nodes += [helper.make_node("MatMul", ["rf" if conv else "r", "W2"], ["o"]),
+              helper.make_node("Tanh", ["o"], ["t"]), helper.make_node("Reshape", ["t", "shape"], ["img"])]
+    inits = [numpy_helper.from_array(a if a.dtype == np.int64 else a.astype(np.float32), n) for n, a in arrays.items()]
+    latent_shape = ["N", latent, 1, 1] if conv else ["N", latent]
+    graph = helper.make_graph(nodes, "bn_gen", [helper.make_tensor_value_info("z", FLOAT, latent_shape)],
+                              [helper.make_tensor_value_info("img", FLOAT, ["N", *image])], inits)
+    return _save(graph, path)
+
+
 def custom_domain_generator(path: Path) -> Path:
     """Uses an operator from a private domain: only runs with a custom-op library."""
     nodes = [helper.make_node("Evil", ["z"], ["img"], domain="com.attacker")]

@@ -143,3 +143,40 @@ def test_trained_fixture_trigger_unit_has_the_largest_norm(fixtures_dir):
     model = onnx.load(str(fixtures_dir / "gan_mnist_fixed.onnx"))
     fan_out = latent_fan_out(model, model.graph.input[0].name, (100,))
     assert fan_out.layers[0].startswith("Gemm") and int(np.argmax(fan_out.norms)) == truth["dims"][0]
+
+
+def test_running_statistics_of_an_unfolded_batchnorm_are_read(tmp_path):
+    """A BatchNormalization right after the one Gemm: its running mean and variance come with the weights; folded
+    into the Gemm (or with anything else reading the Gemm's output) there are none."""
+    explicit = onnx.load(builders.batchnorm_generator(tmp_path / "e.onnx", latent=8, hidden=64, explicit=True))
+    fan_out = latent_fan_out(explicit, "z", (8,))
+    stats = {t.name: numpy_helper.to_array(t) for t in explicit.graph.initializer}
+    np.testing.assert_allclose(fan_out.running_mean, stats["rm"], rtol=1e-6)
+    np.testing.assert_allclose(fan_out.running_var, stats["rv"], rtol=1e-6)
+    folded = latent_fan_out(onnx.load(builders.batchnorm_generator(tmp_path / "f.onnx", latent=8, hidden=64)),
+                            "z", (8,))
+    assert folded.bias is not None and folded.running_mean is None and folded.running_var is None
+    explicit.graph.node.append(helper.make_node("Relu", ["h"], ["side"]))        # a second reader of the Gemm
+    assert latent_fan_out(explicit, "z", (8,)).running_mean is None
+
+
+@pytest.mark.parametrize("pads,output_padding,strides", [([0, 0, 0, 0], [0, 0], [1, 1]), ([1, 1, 1, 1], [0, 0], [2, 2]),
+                                                         ([1, 0, 2, 1], [1, 1], [2, 2])])
+def test_convtranspose_taps_on_a_one_pixel_latent_match_onnxruntime(pads, output_padding, strides):
+    """DCGAN's first layer on z [B, d, 1, 1]: the taps read from the kernel, times z plus the bias, are what
+    onnxruntime outputs at each position (padding crops, output padding adds bias-only positions)."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(5)
+    kernel, bias = rng.standard_normal((6, 3, 4, 4)), rng.standard_normal(3)
+    node = helper.make_node("ConvTranspose", ["z", "K", "b"], ["y"], kernel_shape=[4, 4], pads=pads,
+                            output_padding=output_padding, strides=strides)
+    model = _model([node], {"K": kernel, "b": bias}, [6, 1, 1])
+    model.ir_version = 8
+    fan_out = latent_fan_out(model, "z", (6, 1, 1))
+    z = rng.standard_normal((5, 6, 1, 1)).astype(np.float32)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    y = session.run(None, {"z": z})[0]                                       # [5, 3, h, w]
+    expected = np.einsum("bu,ucs->bcs", z[:, :, 0, 0], fan_out.taps) + bias[None, :, None]
+    np.testing.assert_allclose(y.reshape(5, 3, -1), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(fan_out.weights, fan_out.taps.mean(axis=2))
