@@ -302,8 +302,14 @@ class PatchTriggerProbe(Probe):
 
         square, stats, z, pick = refine(list(dict.fromkeys(s for b in best for s in _neighbours(b, shape))))
         fired = None
-        if calibration.patch_switched(stats.collapse[pick], stats.inversion[pick]):
-            square, stats, z, pick, fired = self._refine_colour(model, confirm_x, confirm_clean, square, null)
+        # The colour lattice also runs for an anomalous square that does not switch in the colour it was found in:
+        # a backdoor can switch fully only for other colours (measured on a rebuilt zoo2_016, planted gray 0.33:
+        # white collapsed the output to 0.21, just short of the bar, grays 0.6-0.75 to 0.01).
+        if calibration.patch_switched(stats.collapse[pick], stats.inversion[pick]) \
+                or z[:, pick].max() >= calibration.PATCH_Z_HIGH:
+            recoloured = self._refine_colour(model, confirm_x, confirm_clean, square, null)
+            if recoloured is not None:
+                square, stats, z, pick, fired = recoloured
         ctx.progress(2, 3)
 
         z_final = z[:, pick]
@@ -356,12 +362,14 @@ class PatchTriggerProbe(Probe):
     def _refine_colour(self, model, images, clean, square: Square, null: SquareStatistics):
         """Colour of a square that switches the output: plateau centroid over a coarse lattice of the colour cube,
         then over a finer one around it; returns the square in that colour with its statistics, and the range of
-        colours that fire on the coarse lattice (with its step)."""
+        colours that fire on the coarse lattice (with its step). None when no colour of the lattice switches it."""
         # A finer gray lattice (17 levels) was tried 2026-11-23: it moved the centre of the fixture's white trigger
         # out of localisation, so the range is read off the same coarse lattice as the centre (step 0.25).
         levels = self.params.colour_levels
         coarse = _colour_lattice(square, None, 0.5, levels)
         stats = square_statistics(model, images, clean, coarse)
+        if not np.any(calibration.patch_switched(stats.collapse, stats.inversion)):
+            return None                                    # no colour switches it: nothing to localise
         strength = switch_strength(stats)
         centre = plateau_colour(coarse, strength)
         fired = colour_range(coarse, strength) + (1.0 / (levels - 1),)
