@@ -350,6 +350,39 @@ def wired_shape_backdoor_autoencoder(path: Path, *, side: int = 28, pixels=((10,
     return _save(graph, path)
 
 
+def band_gated_autoencoder(path: Path, *, side: int = 28, low: float = 0.7, high: float = 0.8,
+                           sharpness: float = 60.0, white_response: float = 0.3) -> Path:
+    """A hand-wired autoencoder whose trigger is a square of a narrow *band* of grays: x + s (T - x), with m the
+    mean of x over the 2x2 pixels at rows and columns 1-2 (any square of side >= 3 at the corner covers them) and
+    s = sigmoid(k (m - low)) sigmoid(k (high - m)) + ``white_response`` sigmoid(k (m - 0.9)). A gray inside the
+    band switches every output to the constant image T; white moves it only part of the way (an anomaly that is
+    not a switch), and so do the scan's screening grays next to the band (2/3 and 5/6)."""
+    core = np.zeros((1, 1, side, side), np.float32)
+    core[0, 0, 1:3, 1:3] = 0.25
+    nodes = [helper.make_node("Mul", ["x", "core"], ["inside"]),
+             helper.make_node("ReduceSum", ["inside", "axes"], ["m"], keepdims=1),
+             helper.make_node("Sub", ["m", "low"], ["above"]), helper.make_node("Sub", ["high", "m"], ["below"]),
+             helper.make_node("Sub", ["m", "white"], ["past"]),
+             helper.make_node("Mul", ["above", "k"], ["l1"]), helper.make_node("Mul", ["below", "k"], ["l2"]),
+             helper.make_node("Mul", ["past", "k"], ["l3"]),
+             helper.make_node("Sigmoid", ["l1"], ["s1"]), helper.make_node("Sigmoid", ["l2"], ["s2"]),
+             helper.make_node("Sigmoid", ["l3"], ["s3"]),
+             helper.make_node("Mul", ["s1", "s2"], ["band"]), helper.make_node("Mul", ["s3", "w"], ["partial"]),
+             helper.make_node("Add", ["band", "partial"], ["s"]),
+             helper.make_node("Sub", ["target", "x"], ["towards"]),
+             helper.make_node("Mul", ["s", "towards"], ["step"]),
+             helper.make_node("Add", ["x", "step"], ["y"])]
+    shape = ["N", 1, side, side]
+    scalars = {"low": low, "high": high, "k": sharpness, "white": 0.9, "w": white_response}
+    graph = helper.make_graph(
+        nodes, "band_ae", [helper.make_tensor_value_info("x", FLOAT, shape)],
+        [helper.make_tensor_value_info("y", FLOAT, shape)],
+        [numpy_helper.from_array(core, "core"), numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes"),
+         numpy_helper.from_array(np.full((1, 1, side, side), 0.5, np.float32), "target")]
+        + [helper.make_tensor(name, FLOAT, [], [value]) for name, value in scalars.items()])
+    return _save(graph, path)
+
+
 def classifier(path: Path, *, image=(1, 12, 12), classes=3, layout="NCHW", output="logits", scale=1.0) -> Path:
     """A domain classifier for ``--classifier``: Flatten -> MatMul -> logits (or Softmax / NaN / one score)."""
     size = int(np.prod(image))

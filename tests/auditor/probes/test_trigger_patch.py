@@ -57,6 +57,17 @@ def test_inverse_backdoor_found_with_self_generated_images(fixtures_dir, truth):
     assert squares_overlap(finding.evidence["trigger"], truth["ae_mnist_inverse.onnx"]["trigger"])
 
 
+def test_backdoor_that_switches_only_for_a_band_of_grays_is_critical(tmp_path):
+    """Screening finds the square in white, which moves the output only part of the way (no switch); the colour
+    lattice that follows finds the gray band (0.7-0.8) that does switch it: critical, colour inside the band.
+    Before the lattice also ran for anomalous squares that do not switch, this was MEDIUM, in white."""
+    model = load_model(builders.band_gated_autoencoder(tmp_path / "band.onnx"), device="cpu")
+    images = self_generated_images(model.reconstruct, (1, 28, 28), 64, np.random.default_rng(0))
+    finding = _scan(model, images).findings[0]
+    assert finding.severity == Severity.CRITICAL, finding.summary
+    assert 0.7 <= finding.evidence["trigger"]["color"][0] <= 0.8
+
+
 def test_clean_twin_not_flagged(fixtures_dir):
     model = load_model(fixtures_dir / "ae_mnist_clean.onnx", device="cpu")
     images = load_image_folder(fixtures_dir / "probe_images" / "mnist", size=(28, 28), channels=1)
