@@ -21,8 +21,10 @@ measures every unit's in-range effect (the output's mean change from -1 to +1, o
 flags only units whose weight stands out more than their in-range effect does.
 
 The weights say which unit, not which value. When some value on a grid collapses the output to one image (a
-fixed-image target), the smallest such |value| is reported; otherwise the value is left undetermined, and the
-evidence gives the unit's *switch onset* read from the first layer's weights and biases (``switch_onset``): the
+fixed-image target), the smallest such |value| is reported, bisected between that grid point and the one below
+(the onset of the trigger region, at or inside the planted value); otherwise the value is left undetermined
+here (``trigger.latent_centres`` reads it from the BatchNorm statistics where there are any), and the evidence
+gives the unit's *switch onset* read from the first layer's weights and biases (``switch_onset``): the
 side, and roughly where, its dedicated features turn on.
 """
 
@@ -229,21 +231,41 @@ class LatentWeightProbe(Probe):
                                   "trigger.latent_reverse's to recover"}
         samples = scaled_count(p.value_samples, ctx.preset, 8)
         z = model.sample_latents(rng, samples)
-        stats = unit_statistics(model, z, model.sample_labels(rng, samples), np.asarray(units), p.value_magnitudes,
-                                p.reference)
+        labels = model.sample_labels(rng, samples)
+        stats = unit_statistics(model, z, labels, np.asarray(units), p.value_magnitudes, p.reference)
         order = np.argsort(np.abs(stats.values), kind="stable")
         values = []
-        for i in range(len(units)):
+        for i, unit in enumerate(units):
             collapsed = [float(stats.values[k]) for k in order
                          if stats.collapse[i, k] < calibration.LATENT_COLLAPSE_CRITICAL]
-            values.append(collapsed[0] if collapsed else None)
+            values.append(None if not collapsed else
+                          self._collapse_onset(model, z, labels, int(unit), collapsed[0], p.value_magnitudes))
         evidence = {"latents": samples, "collapse_below": calibration.LATENT_COLLAPSE_CRITICAL,
                     "lowest_diversity": [round(float(stats.collapse[i].min()), 3) for i in range(len(units))]}
         if any(v is None for v in values):
             return None, evidence | {"note": "no value of the grid collapses the output: the unit is named, the "
                                              "value is not (a class-subset switch, or a trigger of several units)"}
-        return values, evidence | {"note": "the smallest |value| of the grid at which the output collapses to one "
-                                           "image: a point inside the trigger region, not necessarily the planted one"}
+        return values, evidence | {"note": "the smallest |value| at which the output collapses to one image (the "
+                                           "grid's first, bisected towards the grid point below it): the onset of "
+                                           "the trigger region, at or somewhat inside the planted value"}
+
+    @staticmethod
+    def _collapse_onset(model, z: np.ndarray, labels, unit: int, first: float, magnitudes: tuple[float, ...],
+                        steps: int = 4) -> float:
+        """The smallest |value| on ``first``'s side at which the output collapses, bisected between the grid
+        magnitude below ``first`` (or 0) and ``first``: the grid's steps are ~1.4x apart, the onset of a switch is
+        sharp (a fixed-image backdoor goes from no collapse to full collapse within 0.7-0.9x of its planted
+        value: bench/data/latent-value-2026-11-23.md), so 4 halvings put it within ~3% of where it is."""
+        below = max((m for m in magnitudes if m < abs(first)), default=0.0)
+        low, high, sign = below, abs(first), float(np.sign(first))
+        base = model.generate(set_unit(z, unit, 0.0), labels).astype(np.float64)
+        base_diversity = max(float(base.reshape(len(z), -1).var(axis=0, ddof=1).mean()), 1e-12)
+        for _ in range(steps):
+            mid = (low + high) / 2
+            out = model.generate(set_unit(z, unit, sign * mid), labels).astype(np.float64)
+            collapse = float(out.reshape(len(z), -1).var(axis=0, ddof=1).mean()) / base_diversity
+            low, high = (low, mid) if collapse < calibration.LATENT_COLLAPSE_CRITICAL else (mid, high)
+        return sign * high
 
     def _result(self, finding: Finding, metrics: dict, images: dict | None = None) -> ProbeResult:
         return ProbeResult(self.name, Status.COMPLETED, findings=(finding,), metrics=metrics, images=images or {})

@@ -71,15 +71,17 @@ def test_null_quantile_holds_on_fresh_normal_draws(d):
     assert null_gap_quantile(d, 0.99) < q
 
 
-def test_hand_made_switch_is_flagged_with_its_unit_and_value(tmp_path):
-    """A unit whose large weight only acts above z = 3 (relu_generator): high, that unit, a value past 3."""
-    result, rows = _run(builders.relu_generator(tmp_path / "s.onnx", switch_unit=9, switch_at=3.0))
+@pytest.mark.parametrize("at", [2.0, 3.0, 4.5])
+def test_hand_made_switch_is_flagged_with_its_unit_and_value(tmp_path, at):
+    """A unit whose large weight only acts above z = ``at`` (relu_generator): high, that unit, and the value where
+    the output starts to collapse, just past ``at`` (bisected between grid points ~1.4x apart, not the next one)."""
+    result, rows = _run(builders.relu_generator(tmp_path / "s.onnx", switch_unit=9, switch_at=at))
     finding = result.findings[0]
     assert finding.code == "TRIG-WEIGHT-001" and finding.severity >= Severity.HIGH
     trigger = finding.evidence["trigger"]
     assert trigger["dims"] == [9]
-    assert trigger["values"] is None or trigger["values"][0] > 3.0
-    assert finding.evidence["switch_onset"][0]["value"] == pytest.approx(3.0, rel=1e-4)
+    assert at < trigger["values"][0] <= 1.1 * at
+    assert finding.evidence["switch_onset"][0]["value"] == pytest.approx(at, rel=1e-4)
     assert rows > 0 and result.images
 
 
