@@ -180,3 +180,18 @@ def test_convtranspose_taps_on_a_one_pixel_latent_match_onnxruntime(pads, output
     expected = np.einsum("bu,ucs->bcs", z[:, :, 0, 0], fan_out.taps) + bias[None, :, None]
     np.testing.assert_allclose(y.reshape(5, 3, -1), expected, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(fan_out.weights, fan_out.taps.mean(axis=2))
+
+
+def test_matmul_with_a_separate_bias_add_gives_the_bias_and_its_batchnorm():
+    """Keras-style exports: MatMul, then Add of a constant bias, then BatchNormalization: all three are read."""
+    rng = np.random.default_rng(8)
+    w, bias = rng.standard_normal((6, 40)), rng.standard_normal(40)
+    mean, var = rng.standard_normal(40), rng.uniform(0.5, 2.0, 40)
+    nodes = [helper.make_node("MatMul", ["z", "W"], ["h"]), helper.make_node("Add", ["h", "b"], ["hb"]),
+             helper.make_node("BatchNormalization", ["hb", "g", "beta", "m", "v"], ["y"])]
+    model = _model(nodes, {"W": w, "b": bias, "g": np.ones(40), "beta": np.zeros(40), "m": mean, "v": var}, [6])
+    fan_out = latent_fan_out(model, "z", (6,))
+    np.testing.assert_allclose(fan_out.weights, w, rtol=1e-6)
+    np.testing.assert_allclose(fan_out.bias, bias, rtol=1e-6)
+    np.testing.assert_allclose(fan_out.running_mean, mean, rtol=1e-6)
+    np.testing.assert_allclose(fan_out.running_var, var, rtol=1e-6)
