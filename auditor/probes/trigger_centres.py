@@ -54,9 +54,11 @@ class CentreScanParams:
 
 def _fit(design_columns: np.ndarray, target: np.ndarray) -> np.ndarray | None:
     """Least squares of ``target`` [features] on ``design_columns`` [units, features] plus an intercept; the
-    units' coefficients, or None when the fit is not determined (too few features, or a rank-deficient layer)."""
+    units' coefficients, or None when the fit is not determined (too few features, a rank-deficient layer, or
+    values that are not finite, as a hostile file may hold)."""
     units, features = design_columns.shape
-    if features < units + 1 + MIN_SPARE_FEATURES:
+    if features < units + 1 + MIN_SPARE_FEATURES or not (np.all(np.isfinite(design_columns))
+                                                         and np.all(np.isfinite(target))):
         return None
     design = np.concatenate([design_columns.T, np.ones((features, 1))], axis=1)
     coef, _, rank, _ = np.linalg.lstsq(design, target, rcond=None)
@@ -127,8 +129,11 @@ class LatentCentreProbe(Probe):
             return ProbeResult(self.name, Status.SKIPPED, reason=f"{n_units} latent unit(s): too few to compare")
         means = training_means(fan_out.weights, fan_out.bias, fan_out.running_mean)
         if means is None:
-            return ProbeResult(self.name, Status.SKIPPED, reason=(
-                f"the first layer has {n_features} features for {n_units} units: too few to fit their means"))
+            why = (f"the first layer has {n_features} features for {n_units} units: too few to fit their means"
+                   if n_features < n_units + 1 + MIN_SPARE_FEATURES else
+                   "the first layer's weights and bias do not determine the units' means (rank-deficient, or "
+                   "values that are not finite)")
+            return ProbeResult(self.name, Status.SKIPPED, reason=why)
         z = robust_z(means, max(1e-3 * float(np.median(np.abs(means))), 1e-12))
         medium = null_centre_quantile(n_units)
         high = calibration.CENTRE_HIGH_FACTOR * medium

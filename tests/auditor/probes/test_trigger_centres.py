@@ -51,6 +51,13 @@ def test_explicit_running_statistics_give_mean_and_variance():
     assert np.allclose(training_variances(weights, var @ weights ** 2, mu), var, atol=1e-8)
 
 
+def test_non_finite_bias_gives_no_answer():
+    rng = np.random.default_rng(3)
+    bias = rng.standard_normal(200)
+    bias[7] = np.nan
+    assert training_means(rng.standard_normal((16, 200)), bias) is None
+
+
 def test_fit_needs_spare_features():
     """As many features as units (plus the intercept) leaves the shift undetermined: no answer, not a guess."""
     rng = np.random.default_rng(2)
