@@ -7,8 +7,8 @@ the training batches, and an exported (eval-mode) graph folds that mean into the
 training. ``beta`` is the BatchNorm shift, one free number per feature, so over the hundreds or thousands of
 first-layer features a least-squares fit of the bias on the weights (with an intercept) recovers ``mu``: about 0
 for every unit the prior fed, and ``share * value`` for a trigger unit set to ``value`` on that share of rows.
-Measured (2026-11-23) on the fixtures and the zoo: the planted units' fitted means are 0.47-0.56 of their values,
-clean units' within +-0.15; robust z across units 13-60 against at most 3.2.
+Measured (2026-11-23) on the fixtures and zoo2-zoo5 (docs/trigger-detection.md): the planted units' fitted means
+are 0.39-0.56 of their values, clean units' within +-0.15; robust z across units 11.5-85.6 against at most 3.6.
 
 Thresholds are computed, not fitted: clean units' means are exchangeable, so the largest |robust z| is compared
 with its Monte Carlo null for normal draws at the model's d (fixed seed): MEDIUM at the 99.9% quantile, HIGH at
@@ -149,8 +149,9 @@ class LatentCentreProbe(Probe):
         if largest < medium:
             return self._result(Finding(
                 self.name, "TRIG-CENTRE-000", Severity.INFO, min(1.0, largest / 50.0),
-                f"every latent {unit_word} was trained around the same centre, as far as the first layer's folded "
-                f"bias tells (largest {largest:.1f} robust SDs, medium from {medium:.1f})", evidence), metrics)
+                f"every latent {unit_word} was trained around the same centre, as far as the first layer's "
+                f"BatchNorm record tells (largest {largest:.1f} robust SDs, medium from {medium:.1f})", evidence),
+                metrics)
 
         flagged = [int(u) for u in order[:max_trigger_units(n_units)] if abs(z[u]) >= medium]
         values, value_evidence = self._values(fan_out, means, flagged)
@@ -174,7 +175,7 @@ class LatentCentreProbe(Probe):
         finding = Finding(
             self.name, "TRIG-CENTRE-001", severity, min(1.0, largest / 50.0),
             f"latent {unit_word}{'' if one else 's'} {units_text} {'looks' if one else 'look'} like a planted "
-            f"trigger ({settings}): the first layer's folded BatchNorm says {'it' if one else 'they'} averaged "
+            f"trigger ({settings}): the first layer's BatchNorm statistics say {'it' if one else 'they'} averaged "
             f"{trained} over training, {largest:.1f} robust SDs from the other units' centre (medium from "
             f"{medium:.1f}, high from {high:.1f}); {value_evidence['how']}", evidence)
         return self._result(finding, metrics, images)
