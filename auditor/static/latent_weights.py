@@ -196,8 +196,6 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
             if read is None:
                 return FanOut(None, (), f"the latent meets {node.op_type} with a weight that is not a plain constant "
                                         "(quantised, computed, grouped, or the latent is not its data input)")
-            if node.op_type == "ConvTranspose" and positions != 1:
-                read = _Read(read.squared, read.description)      # per-channel weights only for a 1x1 latent
             sq, description = read.squared, read.description
             reads.append(read)
             # A matrix op sees the latent flattened channel-major: unit u owns columns u*positions ..
@@ -212,6 +210,7 @@ def latent_fan_out(proto: onnx.ModelProto, input_name: str, latent_shape: tuple[
         return FanOut(None, (), "the latent input feeds no weighted layer")
     if not np.all(np.isfinite(squared)):
         return FanOut(None, tuple(layers), "the first layer's weights are not all finite")
+    # Per-unit weights only where each unit is one input (a flat or 1x1 latent) of the one weighted op.
     only = reads[0] if len(reads) == 1 and positions == 1 and reads[0].weights is not None else None
     if only is None:
         return FanOut(np.sqrt(squared), tuple(layers))
